@@ -1,0 +1,20 @@
+"""forkq: a forking Python worker that speaks Resque's Redis protocol.
+
+    import forkq
+
+    @forkq.job(name="Mailers::Signup", queue="mail", timeout=30)
+    def signup(user_id):
+        ...
+
+    forkq.enqueue("Mailers::Signup", 42)       # what Ruby's Resque.enqueue writes
+
+Run the jobs with `forkq work --queues mail,default --require myapp.jobs`.
+"""
+__version__ = "0.1.0"
+
+from . import hooks  # noqa: E402
+from .errors import DontPerform, JobTimeout, NoQueueError, UnknownJob  # noqa: E402
+from .jobs import Producer, connect, dequeue, enqueue, job, lookup, registered  # noqa: E402
+
+__all__ = ["job", "enqueue", "dequeue", "connect", "lookup", "registered", "Producer", "hooks",
+           "JobTimeout", "DontPerform", "UnknownJob", "NoQueueError", "__version__"]

@@ -1,0 +1,308 @@
+"""Resque's wire format as pure functions: key names, ids, JSON, time shapes, queue globs.
+
+Everything here follows ../shared/RESQUE_CONTRACT.md; nothing here touches Redis or the clock
+except through arguments, so every shape can be checked against golden vectors.
+"""
+import json
+import re
+import time
+
+from .errors import InvalidPayload
+
+RESQUE_VERSION = "3.0.0"
+
+
+class Keys:
+    """Every Redis key forkq reads or writes, under one namespace (logical names of §2)."""
+
+    def __init__(self, namespace="resque"):
+        self.prefix = namespace + ":" if namespace else ""
+        p = self.prefix
+        self.queues = p + "queues"
+        self.workers = p + "workers"
+        self.heartbeat = p + "workers:heartbeat"
+        self.failed = p + "failed"
+        self.processed = p + "stat:processed"
+        self.failed_count = p + "stat:failed"
+        self.prune_lock = p + "pruning_dead_workers_in_progress"
+        self.pause_all = p + "pause-all-workers"
+        self.delayed_schedule = p + "delayed_queue_schedule"
+
+    def queue(self, name):
+        return self.prefix + "queue:" + name
+
+    def worker(self, worker_id):
+        return self.prefix + "worker:" + worker_id
+
+    def started(self, worker_id):
+        return self.prefix + "worker:" + worker_id + ":started"
+
+    def processed_by(self, worker_id):
+        return self.prefix + "stat:processed:" + worker_id
+
+    def failed_by(self, worker_id):
+        return self.prefix + "stat:failed:" + worker_id
+
+    def delayed(self, timestamp):
+        return self.prefix + "delayed:" + str(int(timestamp))
+
+    def wake_channel(self):
+        # Not a key: a pub/sub channel forkq producers publish on so idle workers start at once.
+        return self.prefix + "forkq:wake"
+
+    def worker_keys(self, worker_id):
+        """The keys Ruby's unregister_worker deletes (plus the set member and heartbeat field)."""
+        return (self.worker(worker_id), self.started(worker_id),
+                self.processed_by(worker_id), self.failed_by(worker_id))
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+_SCI_FLOAT = re.compile(r"[0-9]e[+-][0-9]")
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _ruby_float(value):
+    # Ruby prints 1e+20 as 1.0e+20: same thresholds as Python's repr, but the mantissa keeps ".0".
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("Ruby's JSON cannot carry NaN or Infinity: %r" % value)
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = mantissa + ".0e" + exponent
+    return text
+
+
+def _ruby_encoder():
+    # Pure-Python encoding path with Ruby's float spelling; used only when a float needs it.
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.encoder._make_iterencode(
+        {}, encoder.default, json.encoder.py_encode_basestring, None, _ruby_float,
+        ":", ",", False, False, True)
+
+
+def encode(obj):
+    """Compact JSON as Ruby's MultiJson writes it: no spaces, raw UTF-8, Ruby float form, no NaN."""
+    text = _compact.encode(obj)
+    if _SCI_FLOAT.search(text):
+        text = "".join(_ruby_encoder()(obj, 0))
+    return text
+
+
+def job_payload(class_name, args):
+    """The queue entry Job.create writes: exactly {"class":…,"args":[…]}."""
+    return encode({"class": class_name, "args": list(args)})
+
+
+def _reject_constant(name):
+    raise ValueError("%s is not valid JSON (Ruby refuses it)" % name)
+
+
+def decode_payload(raw):
+    """Check a popped entry the way a careful worker must: UTF-8, strict JSON, an object with a
+    non-empty string class and a list of args. Returns the decoded dict or raises InvalidPayload."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload("payload is not valid UTF-8 (%s)" % exc) from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidPayload("payload JSON is nested too deeply to decode") from None
+    except ValueError as exc:
+        raise InvalidPayload("payload is not valid JSON: %s" % exc) from None
+    if not isinstance(obj, dict):
+        raise InvalidPayload("payload is a JSON %s, not an object with \"class\" and \"args\""
+                             % _json_type(obj))
+    if "class" not in obj:
+        raise InvalidPayload("payload has no \"class\"", True)
+    name = obj["class"]
+    if not isinstance(name, str):
+        raise InvalidPayload("payload \"class\" is a JSON %s, not a string" % _json_type(name), True)
+    if not name.strip():
+        raise InvalidPayload("payload \"class\" is empty", True)
+    args = obj.get("args", [])
+    if args is None:
+        args = []
+    if not isinstance(args, list):
+        raise InvalidPayload("payload \"args\" is a JSON %s, not an array" % _json_type(args), True)
+    obj["args"] = args
+    return obj
+
+
+def _json_type(value):
+    for kind, name in ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"),
+                       ((int, float), "number")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def display_text(raw, limit=None):
+    """A raw entry as text for failure records: valid UTF-8 as is, bad bytes as \\xNN."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "backslashreplace")
+    if limit is not None and len(raw) > limit:
+        raw = raw[:limit] + "… (%d more characters)" % (len(raw) - limit)
+    return raw
+
+
+# --- worker identity and claims ----------------------------------------------------------
+
+def worker_id(hostname, pid, queues):
+    """host:pid:queues as configured, exclusions left out (§4.1)."""
+    shown = [q for q in queues if not q.startswith("!")]
+    return "%s:%d:%s" % (hostname, pid, ",".join(shown))
+
+
+def parse_worker_id(wid):
+    """(host, pid, [queues]) the way resque-web reads an id: split without a limit."""
+    parts = wid.split(":")
+    host = parts[0]
+    pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    queues = parts[2].split(",") if len(parts) > 2 and parts[2] else []
+    return host, pid, queues
+
+
+def claim_prefix(queue, run_at):
+    """The worker:<id> value up to the payload: {"queue":…,"run_at":…,"payload": (§4.3)."""
+    return '{"queue":%s,"run_at":%s,"payload":' % (encode(queue), encode(run_at))
+
+
+def claim_json(queue, run_at, raw_payload):
+    return claim_prefix(queue, run_at) + raw_payload + "}"
+
+
+# --- failures ----------------------------------------------------------------------------
+
+def failure_json(failed_at, raw_payload, exception, error, backtrace, worker, queue,
+                 payload_is_json=True):
+    """A `failed` entry in Resque's key order. A payload that was valid JSON is spliced in as
+    popped (extra keys, float spelling and all); anything else is kept as a JSON string."""
+    if payload_is_json:
+        payload = raw_payload if isinstance(raw_payload, str) else raw_payload.decode("utf-8")
+    else:
+        payload = encode(display_text(raw_payload))
+    return ('{"failed_at":%s,"payload":%s,"exception":%s,"error":%s,"backtrace":%s,'
+            '"worker":%s,"queue":%s}' % (
+                encode(failed_at), payload, encode(exception), encode(error),
+                encode([str(line) for line in backtrace]), encode(str(worker)), encode(queue)))
+
+
+# --- time shapes (§5); all UTC --------------------------------------------------------------
+
+def started_at(epoch):
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(epoch))
+
+
+def heartbeat_at(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch))
+
+
+def run_at(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def failed_at(epoch):
+    return time.strftime("%Y/%m/%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+_ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?$")
+
+
+def parse_time(text):
+    """Epoch seconds from the ISO shapes Ruby's Time.parse reads for heartbeats; None if not."""
+    m = _ISO.match(text.strip()) if text else None
+    if not m:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    frac = float(m.group(7) or 0)
+    zone = m.group(8)
+    offset = 0
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    elif not zone:
+        offset = -time.timezone  # no zone: local time, as Ruby reads it
+    import calendar
+    return calendar.timegm((y, mo, d, h, mi, s)) + frac - offset
+
+
+def parse_started(text):
+    """Epoch seconds of a worker:<id>:started value (Time#to_s: 2026-11-23 00:48:52 +0000)."""
+    m = re.match(r"^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d{4})$", (text or "").strip())
+    if not m:
+        return None
+    return parse_time("%sT%s%s" % m.groups())
+
+
+# --- queue selection (§4.2) ----------------------------------------------------------------
+
+_GLOB_CHARS = set("*?{}[]")
+
+
+def is_dynamic(queues):
+    return any(q.startswith("!") or _GLOB_CHARS & set(q) for q in queues)
+
+
+def glob_to_lua(pattern):
+    """Ruby File.fnmatch (no flags) as an anchored Lua pattern. `{}` stays literal; a leading
+    dot is matched only literally (the caller checks that rule, Lua patterns cannot)."""
+    out, i, n = ["^"], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(_lua_escape(pattern[i]))
+        elif c == "[":
+            j = pattern.find("]", i + 2 if i + 1 < n and pattern[i + 1] in "!^" else i + 1)
+            if j < 0:
+                out.append("%[")
+            else:
+                body = pattern[i + 1:j]
+                neg = body[:1] in ("!", "^")
+                if neg:
+                    body = body[1:]
+                cls = "".join(c2 if c2 == "-" else _lua_escape(c2) for c2 in body)
+                out.append("[" + ("^" if neg else "") + cls + "]")
+                i = j
+        else:
+            out.append(_lua_escape(c))
+        i += 1
+    out.append("$")
+    return "".join(out)
+
+
+def _lua_escape(c):
+    return "%" + c if c in "^$()%.[]*+-?" else c
+
+
+def glob_match(pattern, name):
+    """Python twin of the Lua matcher, for admin views and tests."""
+    if name.startswith(".") and not pattern.startswith("."):
+        return False
+    lua = glob_to_lua(pattern)
+    rx = lua.replace("%", "\\")  # every Lua escape we emit is a punctuation escape in re too
+    return re.match(rx.replace("^", "\\A", 1)[:-1] + "\\Z", name, re.S) is not None
+
+
+def expand_queues(configured, known):
+    """Resque's queue expansion: static lists as given; dynamic ones per entry, sorted."""
+    if not is_dynamic(configured):
+        return list(configured)
+    includes = [q for q in configured if not q.startswith("!")]
+    excludes = [q[1:] for q in configured if q.startswith("!")]
+    seen, out = set(), []
+    for pattern in includes:
+        hits = sorted(n for n in known if glob_match(pattern, n)
+                      and not any(glob_match(x, n) for x in excludes))
+        for name in hits:
+            if name not in seen:
+                seen.add(name)
+                out.append(name)
+    return out

@@ -1,0 +1,112 @@
+"""prune_dead_workers: find workers that died without unregistering and record their jobs.
+
+Resque's rules, made safe for mixed fleets:
+  * any host: a heartbeat older than the prune interval (by Redis TIME) is a dead worker;
+  * this host: a registered worker whose pid no longer runs (or runs a newer process that
+    reused the pid) is dead. Unlike Ruby's `ps | grep resque` test, a live process of another
+    implementation (node-resque, say) is never taken for dead;
+  * workers on other hosts that never sent a heartbeat are left alone;
+  * all under Resque's lock, so the cluster prunes at most once per lock period.
+The dead worker's in-flight job lands in `failed` with the reason (or back at the head of its
+queue when the worker requeues on shutdown), never lost.
+"""
+import time
+
+import psutil
+
+from . import errors, protocol
+
+STARTED_SLACK = 2.0  # seconds of clock skew allowed between :started and the process start
+
+
+def pid_alive(pid, started_epoch=None):
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if started_epoch is not None and proc.create_time() > started_epoch + STARTED_SLACK:
+            return False  # pid reused by a process that started after the worker did
+        return True
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def find_dead(store, hostname, own_id, prune_interval, now):
+    """[(worker id, exception name, reason)] for every dead worker, without changing anything."""
+    dead = {}
+    for wid, beat in store.heartbeats().items():
+        if wid == own_id or not beat:
+            continue
+        at = protocol.parse_time(beat)
+        if at is not None and now - at > prune_interval:
+            dead[wid] = (errors.PRUNE_DIRTY_EXIT,
+                         "heartbeat %s is %d s old" % (beat, now - at))
+    for wid in store.workers():
+        if wid == own_id or wid in dead:
+            continue
+        host, pid, _queues = protocol.parse_worker_id(wid)
+        if host != hostname or pid is None:
+            continue
+        if not pid_alive(pid, protocol.parse_started(store.started(wid) or "")):
+            dead[wid] = (errors.DIRTY_EXIT, "pid %d is gone from %s" % (pid, hostname))
+    return [(wid,) + found for wid, found in sorted(dead.items())]
+
+
+def release_dead(store, wid, exception, reason, requeue=False, attempts=5):
+    """Unregister one dead worker, recording its claimed job. Returns the class it held."""
+    for _ in range(attempts):
+        claim = store.claim(wid)
+        failure, job_class, requeue_to = "", None, None
+        if claim:
+            queue, raw, is_json, job_class = split_claim(claim)
+            if exception == errors.PRUNE_DIRTY_EXIT:
+                error = "Worker %s did not gracefully exit while processing %s (%s)" % (
+                    wid, job_class or "<Unknown Job>", reason)
+            else:
+                error = "Job still being processed: worker %s died (%s)" % (wid, reason)
+            failure = protocol.failure_json(protocol.failed_at(time.time()), raw, exception,
+                                            error, [], wid, queue,
+                                            payload_is_json=is_json)
+            if requeue and is_json:
+                requeue_to = (queue, raw)
+                failure = ""
+        if store.release(wid, claim, failure, requeue_to) >= 0:
+            return job_class, bool(claim)
+    return None, False
+
+
+def split_claim(claim):
+    """(queue, raw payload, payload is JSON, class) from a worker:<id> value. A payload the
+    reserve script had to quote (it was not a JSON object) comes back as its original bytes."""
+    text = claim.decode("utf-8", "replace") if isinstance(claim, bytes) else claim
+    marker = text.find(',"payload":')
+    if marker < 0:
+        return "", text, False, None
+    raw = text[marker + len(',"payload":'):-1]
+    try:
+        queue = protocol.json.loads(text[:marker] + "}").get("queue", "")
+        payload = protocol.json.loads(raw)
+    except ValueError:
+        return "", text, False, None
+    if isinstance(payload, dict):
+        job_class = payload.get("class")
+        return queue, raw, True, job_class if isinstance(job_class, str) else None
+    if isinstance(payload, str):
+        return queue, payload.encode("latin-1", "replace"), False, None
+    return queue, raw, False, None
+
+
+def prune_dead_workers(store, hostname, own_id, config, log):
+    """Prune under Resque's lock. Returns [(worker id, exception, reason, class)] pruned."""
+    if not store.acquire_prune_lock(own_id, config.heartbeat_interval):
+        return []
+    pruned = []
+    for wid, exception, reason in find_dead(store, hostname, own_id, config.prune_interval,
+                                            store.time()):
+        job_class, had_job = release_dead(store, wid, exception, reason)
+        log.event("pruned", "Pruning dead worker: %s" % wid, reason=reason,
+                  job=job_class if had_job else None)
+        pruned.append((wid, exception, reason, job_class))
+    return pruned

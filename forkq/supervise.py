@@ -1,0 +1,180 @@
+"""The parent's handle on one child: spawn it, feed it jobs, read its reports, reap it, and turn
+what it said (or how it died) into the one record each job gets."""
+import collections
+import os
+import signal
+import sys
+import time
+
+from . import child as child_mod
+from . import errors, timeouts
+from .errors import CHILD_CODES, ExitCode
+
+
+class Child:
+    def __init__(self, pid, report_r, jobs_w):
+        self.pid = pid
+        self.report_r = report_r
+        self.jobs_w = jobs_w
+        self.buffer = bytearray()
+        self.reports = collections.deque()
+        self.status = None
+        self.rusage = None
+        self.jobs_sent = 1
+        self.spawned = time.monotonic()
+        self.eof = False
+        self.retired_at = None
+
+    @classmethod
+    def spawn(cls, job, ctx):
+        """Fork a child for `job`. `ctx` is the child.Context the child runs with."""
+        report_r, report_w = os.pipe()
+        jobs_r = jobs_w = None
+        if ctx.jobs_per_child > 1:
+            jobs_r, jobs_w = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # or the child repeats the parent's buffer
+            stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(report_r)
+            if jobs_w is not None:
+                os.close(jobs_w)
+            ctx.report_w, ctx.jobs_r = report_w, jobs_r
+            child_mod.run(job, ctx)  # never returns
+        os.close(report_w)
+        if jobs_r is not None:
+            os.close(jobs_r)
+        try:
+            os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
+        except OSError:
+            pass
+        os.set_blocking(report_r, False)
+        return cls(pid, report_r, jobs_w)
+
+    @property
+    def accepting(self):
+        return self.jobs_w is not None and self.status is None and self.retired_at is None
+
+    def send_job(self, message):
+        try:
+            os.write(self.jobs_w, child_mod.frame(message))
+        except OSError:
+            return False
+        self.jobs_sent += 1
+        return True
+
+    def read(self):
+        """Take whatever the child has written; complete reports go to self.reports."""
+        while not self.eof:
+            try:
+                chunk = os.read(self.report_r, 65536)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not chunk:
+                self.eof = True
+                break
+            self.buffer += chunk
+        if self.buffer:
+            try:
+                self.reports.extend(child_mod.unframe(self.buffer))
+            except ValueError:
+                self.buffer.clear()  # garbage on the pipe: the exit status will tell
+
+    def exited(self):
+        """Reap the child if it has ended. Before reaping, its process group gets SIGKILL, so
+        no grandchild outlives the job (the zombie holds the group id until then)."""
+        if self.status is not None:
+            return True
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            info = True  # reaped elsewhere (PID 1 sweep); status is then unknown
+        if info is None:
+            return False
+        timeouts.kill_group(self.pid, signal.SIGKILL)
+        try:
+            _pid, status, rusage = os.wait4(self.pid, 0)
+        except ChildProcessError:
+            status, rusage = 0, None
+        self.status, self.rusage = status, rusage
+        self.read()
+        return True
+
+    def retire(self):
+        """No more jobs for this child: closing its job pipe makes it exit."""
+        if self.retired_at is None:
+            self.retired_at = time.monotonic()
+        if self.jobs_w is not None:
+            try:
+                os.close(self.jobs_w)
+            except OSError:
+                pass
+            self.jobs_w = None
+
+    def close(self):
+        self.retire()
+        try:
+            os.close(self.report_r)
+        except OSError:
+            pass
+
+    @property
+    def peak_rss_mb(self):
+        # ru_maxrss is in kilobytes on Linux
+        return round(self.rusage.ru_maxrss / 1024.0, 1) if self.rusage else None
+
+    @property
+    def cpu_seconds(self):
+        if not self.rusage:
+            return None
+        return round(self.rusage.ru_utime + self.rusage.ru_stime, 4)
+
+
+class Outcome:
+    """What becomes of one job: done (maybe skipped by a hook), or one failure."""
+    __slots__ = ("ok", "skipped", "exception", "error", "backtrace", "count_failed",
+                 "timed_out", "requeue", "detail")
+
+    def __init__(self, ok, exception=None, error=None, backtrace=(), count_failed=False,
+                 skipped=False, timed_out=False, requeue=False, detail=None):
+        self.ok = ok
+        self.skipped = skipped
+        self.exception = exception
+        self.error = error
+        self.backtrace = list(backtrace)
+        self.count_failed = count_failed
+        self.timed_out = timed_out
+        self.requeue = requeue
+        self.detail = detail
+
+    @classmethod
+    def from_report(cls, report):
+        if report.get("ok"):
+            return cls(True, skipped=bool(report.get("skipped")))
+        return cls(False, report.get("exception") or "Exception", report.get("error") or "",
+                   report.get("backtrace") or [], count_failed=True,
+                   timed_out=bool(report.get("timeout")))
+
+    @classmethod
+    def from_exit(cls, child, elapsed, escalation):
+        """The child ended without a report: say what the parent saw, in words."""
+        words = timeouts.describe_status(child.status) if child.status is not None else \
+            "ended (status unknown)"
+        code = os.WEXITSTATUS(child.status) if child.status is not None and \
+            os.WIFEXITED(child.status) else None
+        if code is not None and code in CHILD_CODES and code != ExitCode.OK:
+            words += " (%s)" % CHILD_CODES[code].name
+        text = "Child process %d %s after %.1f s" % (child.pid, words, elapsed)
+        if child.peak_rss_mb is not None:
+            text += ", peak RSS %s MB" % child.peak_rss_mb
+        if escalation is not None:
+            text = "%s: %s" % (escalation.reason, text)
+            if escalation.reason.startswith("timed out"):
+                return cls(False, errors.exception_name(errors.JobTimeout), text,
+                           timed_out=True)
+        elif child.status is not None and os.WIFSIGNALED(child.status) and \
+                os.WTERMSIG(child.status) == signal.SIGKILL:
+            text += " (OOM killer?)"
+        elif code == ExitCode.OK:
+            text += " without reporting a result"
+        return cls(False, errors.DIRTY_EXIT, text)

@@ -1,0 +1,105 @@
+"""Timeouts by signals, escalation, and wait statuses in words.
+
+The child's own alarm fires first and raises JobTimeout inside the job. A job that cannot be
+interrupted there (blocked in C, ignoring SIGALRM) is ended by the parent: TERM to the child's
+process group once the grace is over, KILL `term_timeout` later. Deadlines use the monotonic
+clock; only records carry wall-clock time.
+"""
+import os
+import signal
+import time
+
+from .errors import JobTimeout
+from .signals import name as signal_name
+
+
+def _raise_timeout(_signum, _frame):
+    raise JobTimeout(_Alarm.message)
+
+
+class _Alarm:
+    message = "timed out"
+
+
+def arm(seconds):
+    """In the child: raise JobTimeout in the job after `seconds` (0 or None: never)."""
+    if not seconds:
+        return
+    _Alarm.message = "timed out after %s s" % format_seconds(seconds)
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+
+
+def format_seconds(seconds):
+    return ("%d" % seconds) if float(seconds).is_integer() else ("%.1f" % seconds)
+
+
+class Escalation:
+    """The parent's plan to end one child: (optional wait) → TERM → KILL, to its process group.
+
+    `reason` says why in the failure record ("timed out after 5 s", "worker shutting down
+    (SIGTERM)", "stopped by SIGUSR1").
+    """
+
+    def __init__(self, pgid, reason, term_at, kill_after):
+        self.pgid = pgid
+        self.reason = reason
+        self.term_at = term_at
+        self.kill_at = term_at + kill_after
+        self.sent = []
+
+    @classmethod
+    def start(cls, pgid, reason, wait, kill_after, now=None):
+        now = time.monotonic() if now is None else now
+        return cls(pgid, reason, now + wait, kill_after)
+
+    def next_at(self):
+        if signal.SIGKILL in self.sent:
+            return None
+        return self.kill_at if signal.SIGTERM in self.sent else self.term_at
+
+    def step(self, now=None):
+        """Send whatever is due; returns the signal sent, if any."""
+        now = time.monotonic() if now is None else now
+        due = self.next_at()
+        if due is None or now < due:
+            return None
+        sig = signal.SIGKILL if signal.SIGTERM in self.sent else signal.SIGTERM
+        kill_group(self.pgid, sig)
+        self.sent.append(sig)
+        return sig
+
+
+def kill_group(pgid, sig):
+    """Signal a child's whole process group (it and any grandchildren); gone is fine."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        try:
+            os.kill(pgid, sig)
+            return True
+        except OSError:
+            return False
+
+
+def describe_status(status):
+    """A wait status in words: 'exited with status 3', 'killed by SIGKILL (signal 9)'."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        text = "killed by %s (signal %d)" % (signal_name(sig), sig)
+        if os.WCOREDUMP(status):
+            text += ", core dumped"
+        return text
+    if os.WIFEXITED(status):
+        return "exited with status %d" % os.WEXITSTATUS(status)
+    if os.WIFSTOPPED(status):
+        return "stopped by %s" % signal_name(os.WSTOPSIG(status))
+    return "ended with wait status %d" % status

@@ -1,0 +1,460 @@
+"""The parent: one thread, one loop. reserve → spawn → supervise → record, with heartbeat and
+prune as ticks of the same loop and signals acted on only here (handlers just record).
+
+The parent never runs job code. Every job ends in exactly one record written by this process:
+done (stat:processed), or one `failed` entry (or, on a shutdown with --requeue-on-shutdown,
+back at the head of its queue).
+"""
+import gc
+import os
+import select
+import signal
+import socket
+import time
+import traceback
+
+from . import child as child_mod
+from . import errors, hooks, jobs, protocol, prune, timeouts
+from .errors import ExitCode, InvalidPayload
+from .observe import EventLog, Titles
+from .signals import SignalBox
+from .signals import name as signal_name
+from .store import PAUSED, REDIS_DOWN, Idle, QueuePlan, Reserved, Store, Waker
+from .supervise import Child, Outcome
+
+MAX_BACKOFF = 10.0
+RSS_POLL = 0.5
+
+
+class Stop(Exception):
+    """Leave the loop now (a stop was asked for while Redis was unreachable)."""
+
+
+class Worker:
+    def __init__(self, config, store=None):
+        self.config = config
+        self.hostname = socket.gethostname()
+        self.pid = os.getpid()
+        self.id = protocol.worker_id(self.hostname, self.pid, config.queues)
+        self.store = store or Store(config.redis_url, config.namespace)
+        self.plan = QueuePlan(config.queues)
+        self.signals = SignalBox()
+        self.titles = Titles(config.procline_prefix)
+        self.log = EventLog(config.log_format, config.verbose, worker_id=self.id)
+        self.waker = None
+        self.started = protocol.started_at(time.time())
+        self.registered = False
+        self.paused = False
+        self.stopping = None          # None, "graceful" or "now"
+        self.stop_reason = None
+        self.child = None             # the live child, if any
+        self.escalation = None        # the plan to end the current job, if any
+        self.next_beat = 0.0
+        self.claim_unknown = False    # a reserve's reply was lost: our claim may exist
+        self.ctx = child_mod.Context(self.signals, config.timeout, self.pid, self._job_message,
+                                     self.titles, config.jobs_per_child)
+
+    # -- the whole life -----------------------------------------------------------------------
+    def work(self):
+        self.signals.install()
+        self.titles.starting()
+        code = ExitCode.OK
+        try:
+            self.startup()
+            self.loop()
+        except Stop:
+            pass
+        except Exception as exc:  # a forkq bug or an unrecoverable error: record, then leave
+            self.log.event("error", "Failed to start worker : %r" % exc,
+                           traceback=traceback.format_exc())
+            code = ExitCode.SOFTWARE
+        finally:
+            self.end_child()
+            self.unregister()
+            try:
+                hooks.run("worker_exit")
+            except Exception as exc:
+                self.log.event("error", "worker_exit hook failed: %r" % exc)
+            self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
+            self.signals.restore()
+        return code
+
+    def startup(self):
+        self.log.event("startup", "Starting worker %s" % self.id,
+                       redis=self.config.safe_redis_url, queues=",".join(self.config.queues),
+                       pid=self.pid)
+        self.retrying(self.store.clear_heartbeat, self.id)
+        self.beat(register=False)
+        self.prune()
+        hooks.run("before_first_fork")
+        self.retrying(self.store.register, self.id, self.started)
+        self.registered = True
+        self.waker = Waker(self.store, self.plan, self.log)
+        gc.freeze()  # keep the preloaded heap's pages shared with every child
+
+    def loop(self):
+        was_working = False
+        while self.stopping is None:
+            self.handle_signals()
+            self.tick()
+            if self.stopping is not None:
+                break
+            found = None if self.paused else self.retrying(self.reserve)
+            if isinstance(found, Reserved):
+                self.process(found)
+                was_working = True
+                continue
+            self.retire_child()
+            if was_working:
+                was_working = False
+                self.run_hooks("queue_empty")
+            if self.config.draining:
+                self.stop("graceful", "burst: queues empty")
+                break
+            if self.paused or found is PAUSED:
+                self.titles.paused()
+            else:
+                self.titles.waiting(found.queues if isinstance(found, Idle) else
+                                    self.config.queues)
+            self.idle_wait(self.config.interval)
+
+    # -- reserving ----------------------------------------------------------------------------
+    def reserve(self):
+        if self.claim_unknown:
+            self.recover_claim()
+        self.claim_unknown = True
+        found = self.store.reserve(self.id, self.plan, protocol.run_at(time.time()))
+        self.claim_unknown = False
+        return found
+
+    def recover_claim(self):
+        """A reserve whose reply was lost may have claimed a job we never saw: put it back."""
+        claim = self.store.claim(self.id)
+        if claim:
+            queue, raw, _is_json, job_class = prune.split_claim(claim)
+            if self.store.unclaim(self.id, claim, queue, raw):
+                self.log.event("requeued", "job claimed during a Redis fault put back at the "
+                               "head of its queue", queue=queue, job=job_class)
+        self.claim_unknown = False
+
+    # -- one job ------------------------------------------------------------------------------
+    def process(self, reserved):
+        now = time.time()
+        try:
+            payload = protocol.decode_payload(reserved.raw)
+        except InvalidPayload as exc:
+            return self.record(reserved.queue, reserved.raw, Outcome(
+                False, errors.exception_name(exc), str(exc)), payload_is_json=exc.is_object)
+        spec = jobs.lookup(payload["class"])
+        if spec is None:
+            known = ", ".join(jobs.registered()) or "none"
+            return self.record(reserved.queue, reserved.raw, Outcome(
+                False, errors.exception_name(errors.UnknownJob),
+                "No job is registered as %r (this worker knows: %s). forkq runs only "
+                "registered jobs and never imports a name a payload gives."
+                % (payload["class"], known)))
+        job = child_mod.Job(reserved.queue, reserved.raw, payload, spec, now)
+        self.titles.processing(job.queue, int(now), job.class_name)
+        self.log.event("reserved", queue=job.queue, job=job.class_name)
+        try:
+            hooks.run("before_fork", job)
+        except Exception as exc:
+            return self.record(job.queue, job.raw, Outcome(
+                False, errors.exception_name(exc), "before_fork hook failed: %s" % exc,
+                child_mod.backtrace(exc), count_failed=True))
+        outcome, child = self.supervise(job)
+        self.record(job.queue, job.raw, outcome, child=child, started=now)
+
+    def supervise(self, job):
+        """Run `job` in a child (a live one that takes more jobs, or a new fork) and wait for
+        its report or its end, heartbeating and acting on signals meanwhile."""
+        child = self.child
+        if child is None or not child.accepting or not child.send_job(self._message(job)):
+            self.retire_child()
+            try:
+                child = self.child = Child.spawn(job, self.ctx)
+            except OSError as exc:  # EAGAIN/ENOMEM: the job goes back, we back off
+                return Outcome(False, requeue=True, error="fork failed: %s" % exc), None
+            self.titles.forked(child.pid, int(time.time()))
+        begun = time.monotonic()
+        timeout = job.spec.timeout if job.spec.timeout is not None else self.config.timeout
+        deadline = begun + timeout + self.config.grace if timeout else None
+        self.escalation = None
+        next_rss = begun + RSS_POLL if self.config.max_child_rss else None
+        while True:
+            if child.reports:
+                outcome = Outcome.from_report(child.reports.popleft())
+                break
+            if child.exited():
+                child.read()
+                if child.reports:
+                    continue
+                outcome = Outcome.from_exit(child, time.monotonic() - begun, self.escalation)
+                break
+            now = time.monotonic()
+            wake = [self.next_beat - now]
+            if deadline is not None and self.escalation is None:
+                wake.append(deadline - now)
+            if self.escalation is not None and self.escalation.next_at() is not None:
+                wake.append(self.escalation.next_at() - now)
+            if next_rss is not None:
+                wake.append(next_rss - now)
+            self.wait_fds((child.report_r,), min(wake))
+            child.read()
+            self.handle_signals()
+            self.tick(quick=True)
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and self.escalation is None:
+                self.escalate("timed out after %s s" % timeouts.format_seconds(timeout), 0)
+            if next_rss is not None and now >= next_rss:
+                next_rss = now + RSS_POLL
+                self.check_rss(child)
+            if self.escalation is not None:
+                self.escalation.step(now)
+        if self.escalation is not None and not outcome.ok and self.stopping == "now" \
+                and self.config.requeue_on_shutdown:
+            outcome.requeue = True
+        self.escalation = None
+        return outcome, child
+
+    def escalate(self, reason, wait):
+        """Plan to end the current child: wait, TERM its group, KILL after --term-timeout."""
+        if self.child is None or self.child.status is not None:
+            return
+        plan = timeouts.Escalation.start(self.child.pid, reason, wait, self.config.term_timeout)
+        if self.escalation is None or (plan.next_at() or 0) < (self.escalation.next_at() or 0):
+            self.escalation = plan
+            self.log.event("warning", "ending child %d: %s" % (self.child.pid, reason))
+
+    def check_rss(self, child):
+        try:
+            import psutil
+            rss = psutil.Process(child.pid).memory_info().rss / 1048576.0
+        except Exception:
+            return
+        if rss > self.config.max_child_rss and self.escalation is None:
+            self.escalate("memory limit: child used %.0f MB > --max-child-rss %s MB"
+                          % (rss, timeouts.format_seconds(self.config.max_child_rss)), 0)
+
+    def record(self, queue, raw, outcome, child=None, started=None, payload_is_json=True):
+        """The job's one record, written once: done_working + counters (+ failed entry)."""
+        failure, requeue = "", None
+        if outcome.requeue:
+            requeue = (queue, raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
+        elif not outcome.ok:
+            failure = protocol.failure_json(
+                protocol.failed_at(time.time()), raw, outcome.exception, outcome.error,
+                outcome.backtrace, self.id, queue, payload_is_json=payload_is_json)
+        self.retrying(self.store.finish, self.id, failure, outcome.count_failed, requeue)
+        fields = {"queue": queue, "duration": round(time.time() - started, 4) if started else None}
+        if child is not None:
+            fields.update(pid=child.pid, peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
+        if outcome.requeue:
+            self.log.event("requeued", outcome.error or "job put back at the head of its queue",
+                           **fields)
+        elif outcome.ok:
+            self.log.event("done", skipped=outcome.skipped or None, **fields)
+        else:
+            self.log.event("failed", "%s: %s" % (outcome.exception, outcome.error), **fields)
+        if child is not None and (child.status is not None or
+                                  child.jobs_sent >= self.config.jobs_per_child):
+            self.retire_child()
+
+    def _message(self, job):
+        return {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
+
+    @staticmethod
+    def _job_message(message):
+        """In a child that takes several jobs: a message from the parent → Job (None: stop)."""
+        if message is None:
+            return None
+        payload = protocol.decode_payload(message["raw"])
+        return child_mod.Job(message["queue"], message["raw"].encode(), payload,
+                             jobs.lookup(payload["class"]), message["at"])
+
+    def retire_child(self):
+        """Let the current child go (it exits when its job pipe closes) and reap it."""
+        child = self.child
+        if child is None:
+            return
+        child.retire()
+        deadline = time.monotonic() + self.config.term_timeout
+        while not child.exited():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timeouts.kill_group(child.pid, signal.SIGKILL)
+                deadline = time.monotonic() + 1.0
+                continue
+            self.wait_fds((child.report_r,), min(left, 0.5))
+            child.read()
+            self.handle_signals(reap=False)
+        child.close()
+        self.child = None
+
+    def end_child(self):
+        """On the way out: a child still running (an internal error got us here) is ended."""
+        if self.child is not None and self.child.status is None:
+            timeouts.kill_group(self.child.pid, signal.SIGTERM)
+            self.retire_child()
+
+    # -- signals and the shutdown state machine -------------------------------------------------
+    def handle_signals(self, reap=True):
+        for sig in self.signals.take():
+            if sig == signal.SIGCHLD:
+                if reap:
+                    self.reap_orphans()
+                continue
+            name = signal_name(sig)
+            self.log.event("signal", "received %s" % name)
+            if sig == signal.SIGQUIT or (sig == signal.SIGTERM and self.config.graceful_term):
+                self.stop("graceful", name)
+            elif sig in (signal.SIGTERM, signal.SIGINT):
+                self.stop("now", name)
+            elif sig == signal.SIGUSR1:
+                self.escalate("stopped by SIGUSR1", 0)
+            elif sig == signal.SIGUSR2 and not self.paused:
+                self.run_hooks("before_pause", self)
+                self.paused = True
+                self.log.event("paused", "paused by SIGUSR2")
+            elif sig == signal.SIGCONT and self.paused:
+                self.paused = False
+                self.run_hooks("after_pause", self)
+                self.log.event("resumed", "resumed by SIGCONT")
+
+    def stop(self, mode, reason):
+        first = self.stopping is None
+        if first or (mode == "now" and self.stopping == "graceful"):
+            self.stopping = mode
+            self.stop_reason = reason
+            self.titles.stopping(reason)
+        if first:
+            self.run_hooks("shutdown")
+        if mode == "now":
+            self.escalate("worker shutting down (%s)" % reason, self.config.shutdown_timeout)
+
+    def reap_orphans(self):
+        """As PID 1 (a container's init), orphans are ours to reap; our child is left to
+        Child.exited, which needs its status."""
+        if self.pid != 1:
+            return
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or (self.child is not None and info.si_pid == self.child.pid):
+                return
+            try:
+                os.waitpid(info.si_pid, 0)
+            except ChildProcessError:
+                return
+
+    def run_hooks(self, name, *args):
+        try:
+            hooks.run(name, *args)
+        except Exception as exc:
+            self.log.event("error", "%s hook failed: %r" % (name, exc))
+
+    # -- waiting, ticks and Redis faults ---------------------------------------------------------
+    def wait_fds(self, fds, timeout):
+        try:
+            select.select((self.signals,) + tuple(fds), (), (), max(0.0, timeout))
+        except InterruptedError:
+            pass
+
+    def idle_wait(self, seconds):
+        """Sleep until the interval is over, a job is announced, a signal changes what we
+        should do, or a heartbeat is due."""
+        until = time.monotonic() + seconds
+        paused = self.paused
+        while self.stopping is None and self.paused == paused:
+            if self.waker is not None and self.waker.pending():
+                return
+            now = time.monotonic()
+            if now >= until:
+                return
+            self.wait_fds(self.waker.fds() if self.waker else (), min(until, self.next_beat) - now)
+            self.handle_signals()
+            self.tick(quick=True)
+
+    def tick(self, quick=False):
+        """Heartbeat (and prune) when due. `quick`: one try, no backoff, while a child runs."""
+        if time.monotonic() < self.next_beat:
+            return
+        try:
+            self.beat(register=self.registered)
+            self.prune()
+        except REDIS_DOWN as exc:
+            self.next_beat = time.monotonic() + min(5.0, self.config.heartbeat_interval)
+            self.log.event("redis_down", "heartbeat failed: %s" % exc)
+            if not quick:
+                raise
+
+    def beat(self, register):
+        _iso, _now, was_registered = self.retrying(
+            self.store.heartbeat, self.id, self.started if register else "")
+        self.next_beat = time.monotonic() + self.config.heartbeat_interval
+        if register and not was_registered:
+            self.log.event("warning", "worker keys were missing from Redis; registered again")
+
+    def prune(self):
+        try:
+            prune.prune_dead_workers(self.store, self.hostname, self.id, self.config, self.log)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:  # a bad record in Redis must not stop this worker
+            self.log.event("error", "prune failed: %r" % exc)
+
+    def retrying(self, op, *args):
+        """Run a Redis operation until it succeeds, backing off (capped, exponential) and still
+        acting on signals; a stop asked for meanwhile raises Stop."""
+        delay = 0.1
+        down_since = None
+        while True:
+            try:
+                result = op(*args)
+                if down_since is not None:
+                    self.log.event("redis_up", "Redis is back after %.1f s"
+                                   % (time.monotonic() - down_since))
+                    if self.registered:
+                        self.beat(register=True)
+                return result
+            except REDIS_DOWN as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                self.log.event("redis_down", "Redis unavailable (%s: %s); retrying in %.1f s"
+                               % (type(exc).__name__, exc, delay))
+                self.wait_fds((), delay)
+                self.handle_signals()
+                if self.stopping == "now" or (self.stopping and self.child is None):
+                    raise Stop() from exc
+                delay = min(delay * 2, MAX_BACKOFF)
+
+    # -- leaving ------------------------------------------------------------------------------------
+    def unregister(self):
+        """Remove every key of ours; a job still claimed is recorded as failed (or requeued)."""
+        if self.waker is not None:
+            self.waker.close()
+        deadline = time.monotonic() + max(10.0, self.config.term_timeout)
+        while True:
+            try:
+                claim = self.store.claim(self.id)
+                failure, requeue = "", None
+                if claim:
+                    queue, raw, is_json, _cls = prune.split_claim(claim)
+                    if self.config.requeue_on_shutdown and is_json:
+                        requeue = (queue, raw)
+                    else:
+                        failure = protocol.failure_json(
+                            protocol.failed_at(time.time()), raw, errors.DIRTY_EXIT,
+                            "Job still being processed: worker %s stopped (%s)"
+                            % (self.id, self.stop_reason or "exit"), [], self.id, queue,
+                            payload_is_json=is_json)
+                if self.store.release(self.id, claim, failure, requeue) >= 0:
+                    return
+            except REDIS_DOWN as exc:
+                if time.monotonic() > deadline:
+                    self.log.event("error", "could not unregister, Redis unavailable: %s; the "
+                                   "next prune will record this worker's job" % exc)
+                    return
+                time.sleep(0.5)
