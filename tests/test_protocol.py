@@ -1,0 +1,179 @@
+"""The wire format as pure functions, against golden vectors from RESQUE_CONTRACT.md."""
+import calendar
+import json
+
+import pytest
+
+from forkq import protocol
+from forkq.config import Config, ConfigError, redact_url
+from forkq.errors import InvalidPayload, exception_name
+
+EPOCH = calendar.timegm((2026, 11, 23, 0, 48, 52))  # the contract's example moment
+
+
+def test_key_names_under_namespace():
+    k = protocol.Keys("resque")
+    assert k.queues == "resque:queues"
+    assert k.queue("alpha") == "resque:queue:alpha"
+    assert k.workers == "resque:workers"
+    assert k.worker("vm:1:a") == "resque:worker:vm:1:a"
+    assert k.started("vm:1:a") == "resque:worker:vm:1:a:started"
+    assert k.heartbeat == "resque:workers:heartbeat"
+    assert k.failed == "resque:failed"
+    assert k.processed == "resque:stat:processed"
+    assert k.processed_by("vm:1:a") == "resque:stat:processed:vm:1:a"
+    assert k.failed_count == "resque:stat:failed"
+    assert k.failed_by("vm:1:a") == "resque:stat:failed:vm:1:a"
+    assert k.prune_lock == "resque:pruning_dead_workers_in_progress"
+    assert k.pause_all == "resque:pause-all-workers"
+    assert protocol.Keys("resque:GitHub").queues == "resque:GitHub:queues"
+
+
+def test_worker_id_keeps_configured_queues_and_drops_exclusions():
+    assert protocol.worker_id("vm", 24087, ["alpha", "beta"]) == "vm:24087:alpha,beta"
+    assert protocol.worker_id("host", 7, ["a*", "b", "!x"]) == "host:7:a*,b"
+    assert protocol.parse_worker_id("vm:24087:alpha,beta") == ("vm", 24087, ["alpha", "beta"])
+
+
+def test_time_shapes():
+    assert protocol.started_at(EPOCH) == "2026-11-23 00:48:52 +0000"
+    assert protocol.heartbeat_at(EPOCH) == "2026-11-23T00:48:52+00:00"
+    assert protocol.run_at(EPOCH) == "2026-11-23T00:48:52Z"
+    assert protocol.failed_at(EPOCH) == "2026/11/23 00:48:52 UTC"
+
+
+@pytest.mark.parametrize("text", ["2026-11-23T00:48:52+00:00", "2026-11-23T00:48:52Z",
+                                  "2026-11-23T05:48:52+05:00", "2026-11-22T19:48:52-05:00",
+                                  "2026-11-23T00:48:52.000+00:00"])
+def test_parse_heartbeat_shapes(text):
+    assert protocol.parse_time(text) == EPOCH
+
+
+def test_parse_rejects_what_ruby_rejects():
+    assert protocol.parse_time("abc") is None
+    assert protocol.parse_time("1795395000") is None
+    assert protocol.parse_started("2026-11-23 00:48:52 +0000") == EPOCH
+
+
+def test_job_payload_is_ruby_compact_json():
+    assert protocol.job_payload("Mailers::Signup", [1, "é", {"a": None}]) == \
+        '{"class":"Mailers::Signup","args":[1,"é",{"a":null}]}'
+    assert protocol.job_payload("X", []) == '{"class":"X","args":[]}'
+    assert protocol.encode("a/b") == '"a/b"'  # Ruby does not escape "/"
+    assert protocol.encode("\u2028\x01\n") == '"\u2028\\u0001\\n"'
+
+
+@pytest.mark.parametrize("value,ruby", [(1e20, "1.0e+20"), (1e16, "1.0e+16"),
+                                        (1.5e+20, "1.5e+20"), (1e-05, "1.0e-05"),
+                                        (1e15, "1000000000000000.0"), (0.0001, "0.0001"),
+                                        (2.5, "2.5"), (-3e-7, "-3.0e-07")])
+def test_floats_are_spelled_as_ruby_spells_them(value, ruby):
+    assert protocol.encode([value]) == "[%s]" % ruby
+
+
+def test_strings_that_look_like_floats_stay_strings():
+    assert protocol.encode(["1e+20", 1e20]) == '["1e+20",1.0e+20]'
+
+
+def test_no_nan_or_infinity():
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError):
+            protocol.encode([bad])
+
+
+def test_big_integers_are_exact():
+    assert protocol.encode([2 ** 70]) == "[1180591620717411303424]"
+
+
+def test_claim_json_key_order():
+    claim = protocol.claim_json("alpha", protocol.run_at(EPOCH), '{"class":"X","args":[1]}')
+    assert claim == ('{"queue":"alpha","run_at":"2026-11-23T00:48:52Z",'
+                     '"payload":{"class":"X","args":[1]}}')
+    assert list(json.loads(claim)) == ["queue", "run_at", "payload"]
+
+
+def test_failure_json_has_resque_fields_in_order_and_keeps_payload_bytes():
+    raw = '{"class":"X","args":[1.0e+20],"id":"abc"}'
+    text = protocol.failure_json(protocol.failed_at(EPOCH), raw, "ValueError", "boom",
+                                 ["a.py:1:in `f'"], "vm:1:q", "q")
+    assert text.startswith('{"failed_at":"2026/11/23 00:48:52 UTC","payload":' + raw + ',')
+    entry = json.loads(text)
+    assert list(entry) == ["failed_at", "payload", "exception", "error", "backtrace", "worker",
+                           "queue"]
+    assert entry["backtrace"] == ["a.py:1:in `f'"] and entry["worker"] == "vm:1:q"
+
+
+def test_failure_json_keeps_a_bad_payload_as_text():
+    entry = json.loads(protocol.failure_json("t", b"not \xff json", "E", "e", [], "w", "q",
+                                             payload_is_json=False))
+    assert entry["payload"] == "not \\xff json"
+
+
+@pytest.mark.parametrize("raw,words", [
+    (b"nope", "not valid JSON"),
+    (b"\xff\xfe", "not valid UTF-8"),
+    (b"[1,2]", "JSON array"),
+    (b'"x"', "JSON string"),
+    (b"{}", 'no "class"'),
+    (b'{"class":5}', "not a string"),
+    (b'{"class":" "}', "empty"),
+    (b'{"class":"X","args":{"a":1}}', '"args" is a JSON object'),
+    (b'{"class":"X","args":[NaN]}', "NaN"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+])
+def test_decode_payload_says_what_is_wrong(raw, words):
+    with pytest.raises(InvalidPayload) as err:
+        protocol.decode_payload(raw)
+    assert words in str(err.value)
+
+
+def test_decode_payload_missing_args_is_empty():
+    assert protocol.decode_payload(b'{"class":"X"}')["args"] == []
+    assert protocol.decode_payload(b'{"class":"X","args":[1],"extra":true}')["extra"] is True
+
+
+def test_queue_globs_follow_ruby_fnmatch():
+    known = ["critical", "default", "low", "mail", ".hidden", "a/b", "{a,b}", "a"]
+    assert protocol.expand_queues(["critical", "*"], known) == \
+        ["critical", "a", "a/b", "default", "low", "mail", "{a,b}"]
+    assert protocol.expand_queues(["*", "!low", "!m*"], known) == \
+        ["a", "a/b", "critical", "default", "{a,b}"]
+    assert protocol.expand_queues(["{a,b}"], known) == ["{a,b}"]
+    assert protocol.expand_queues(["[cd]*"], known) == ["critical", "default"]
+    assert protocol.expand_queues(["[!cd]*"], known) == ["a", "a/b", "low", "mail", "{a,b}"]
+    assert protocol.expand_queues(["?"], known) == ["a"]
+    assert protocol.expand_queues(["a", "b"], known) == ["a", "b"]  # static: as given
+
+
+def test_exception_names():
+    assert exception_name(ValueError("x")) == "ValueError"
+    from forkq import JobTimeout
+    assert exception_name(JobTimeout()) == "forkq.JobTimeout"
+
+
+def test_config_reads_resque_environment():
+    cfg = Config.load({}, {"QUEUE": "a, b", "INTERVAL": "0.5", "PIDFILE": "/tmp/x",
+                           "VERBOSE": "", "REDIS_URL": "redis://h:1/2"}, need_queues=True)
+    assert cfg.queues == ("a", "b") and cfg.interval == 0.5 and cfg.pidfile == "/tmp/x"
+    assert cfg.verbose is True and cfg.redis_url == "redis://h:1/2"
+    cfg = Config.load({"queues": ("x,y", "z")}, {"QUEUES": "q", "QUEUE": "p"})
+    assert cfg.queues == ("x", "y", "z")
+    assert Config.load({}, {"QUEUES": "q", "QUEUE": "p"}).queues == ("q",)
+    assert Config.load({}, {"INTERVAL": "0"}).draining
+
+
+def test_config_refuses_what_cannot_work():
+    with pytest.raises(ConfigError, match="at least one queue"):
+        Config.load({}, {}, need_queues=True)
+    with pytest.raises(ConfigError, match="':'"):
+        Config.load({"queues": ("a:b",)}, {})
+    with pytest.raises(ConfigError, match="heartbeat"):
+        Config.load({"heartbeat_interval": 90.0}, {})
+    with pytest.raises(ConfigError, match="INTERVAL"):
+        Config.load({}, {"INTERVAL": "soon"})
+
+
+def test_passwords_are_redacted():
+    assert redact_url("redis://user:s3cret@host:6380/1") == "redis://user:***@host:6380/1"
+    assert redact_url("rediss://:s3cret@host/0") == "rediss://:***@host/0"
+    assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
