@@ -1,10 +1,10 @@
 """All of the worker's Redis I/O, in Resque's key layout (protocol.Keys).
 
 The multi-step writes are Lua scripts so that each is one round trip and atomic:
-  reserve    pause check + LPOP in queue order + the worker:<id> claim, in one step, so a job is
-             never popped without a record of who holds it;
-  finish     done_working + counters (+ the failed entry), only if our claim is still there, so
-             a retried call after a lost reply cannot record a job twice;
+  cycle      the last job's record (done_working + counters, or the failed entry, or a
+             requeue; only if our claim is still there) and the next reserve: pause check, LPOP
+             in queue order and the worker:<id> claim, in one step, so a job is never popped
+             without a record of who holds it, and each job costs one round trip;
   heartbeat  Redis TIME → the ISO value Ruby parses, and re-registration if our keys vanished;
   release    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
              only if the claim is the one the caller read.
@@ -27,19 +27,49 @@ local function jbytes(s)  -- any bytes as a JSON string, high bytes as \u00XX (l
 end
 """
 
-_RESERVE = _LUA_JSON + r"""
-local ns, wid, run_at, dynamic = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+# One round trip per job: record the last job's outcome (done_working + counters, or the
+# failed entry, or a requeue) and reserve the next one.
+#   ARGV: ns, wid, run_at, finish?, failure, count_failed, requeue_queue, requeue_payload,
+#         reserve?, then the queue plan (QueuePlan.argv).
+# The finish part acts only if our claim is still there (DEL returned 1); a retry after a lost
+# reply is sorted out by the caller comparing the claim's sha1 (Worker.recover).
+_CYCLE = _LUA_JSON + r"""
+local ns, wid, run_at = ARGV[1], ARGV[2], ARGV[3]
+local claim_key = ns .. 'worker:' .. wid
+local finished = -1
+if ARGV[4] == '1' then
+  finished = redis.call('DEL', claim_key)
+  if finished == 1 then
+    if ARGV[7] ~= '' then
+      -- back to the head of its queue (at-least-once): not processed, so no stat:processed
+      redis.call('SADD', ns .. 'queues', ARGV[7])
+      redis.call('LPUSH', ns .. 'queue:' .. ARGV[7], ARGV[8])
+    else
+      redis.call('INCRBY', ns .. 'stat:processed', 1)
+      redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
+    end
+    if ARGV[5] ~= '' then
+      redis.call('RPUSH', ns .. 'failed', ARGV[5])
+      if ARGV[6] == '1' then
+        redis.call('INCRBY', ns .. 'stat:failed', 1)
+        redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
+      end
+    end
+  end
+end
+if ARGV[9] ~= '1' then return {'none', finished} end
 local paused = redis.call('GET', ns .. 'pause-all-workers')
 if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
-  return {'paused'}
+  return {'paused', finished}
 end
+local dynamic = ARGV[10]
 local queues = {}
 if dynamic == '0' then
-  for i = 5, #ARGV do queues[#queues + 1] = ARGV[i] end
+  for i = 11, #ARGV do queues[#queues + 1] = ARGV[i] end
 else
-  -- ARGV[5] = number of include patterns; then (lua pattern, leading-dot flag) pairs for the
+  -- ARGV[11] = number of include patterns; then (lua pattern, leading-dot flag) pairs for the
   -- includes, then for the exclusions. Ruby's File.fnmatch: * never matches a leading dot.
-  local n_in = tonumber(ARGV[5])
+  local n_in = tonumber(ARGV[11])
   local function matches(name, i)
     if string.sub(name, 1, 1) == '.' and ARGV[i + 1] ~= '1' then return false end
     return string.find(name, ARGV[i]) ~= nil
@@ -49,9 +79,9 @@ else
   for p = 0, n_in - 1 do
     local hits = {}
     for _, name in ipairs(members) do
-      if not seen[name] and matches(name, 6 + 2 * p) then
+      if not seen[name] and matches(name, 12 + 2 * p) then
         local excluded = false
-        for x = 6 + 2 * n_in, #ARGV, 2 do
+        for x = 12 + 2 * n_in, #ARGV, 2 do
           if matches(name, x) then excluded = true; break end
         end
         if not excluded then hits[#hits + 1] = name end
@@ -71,39 +101,18 @@ for _, q in ipairs(queues) do
     else
       body = jbytes(job)  -- never leave invalid JSON where resque-web and Ruby read it
     end
-    redis.call('SET', ns .. 'worker:' .. wid,
-      '{"queue":' .. jstr(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
-    return {'job', q, job}
+    local claim = '{"queue":' .. jstr(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}'
+    redis.call('SET', claim_key, claim)
+    return {'job', finished, q, job, redis.sha1hex(claim)}
   end
 end
-if dynamic == '0' then return false end
-return {'idle', table.concat(queues, ',')}
-"""
-
-_FINISH = r"""
-local ns, wid, failure, count_failed = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if redis.call('DEL', ns .. 'worker:' .. wid) == 0 then return 0 end
-if ARGV[5] then
-  -- back to the head of its queue (at-least-once): not processed, so no stat:processed
-  redis.call('SADD', ns .. 'queues', ARGV[5])
-  redis.call('LPUSH', ns .. 'queue:' .. ARGV[5], ARGV[6])
-else
-  redis.call('INCRBY', ns .. 'stat:processed', 1)
-  redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
-end
-if failure ~= '' then
-  redis.call('RPUSH', ns .. 'failed', failure)
-  if count_failed == '1' then
-    redis.call('INCRBY', ns .. 'stat:failed', 1)
-    redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
-  end
-end
-return 1
+return {'idle', finished, table.concat(queues, ',')}
 """
 
 _UNCLAIM = r"""
-local ns, wid, expected, queue, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('GET', ns .. 'worker:' .. wid) ~= expected then return 0 end
+local ns, wid, expected_sha, queue, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local claim = redis.call('GET', ns .. 'worker:' .. wid)
+if not claim or redis.sha1hex(claim) ~= expected_sha then return 0 end
 redis.call('SADD', ns .. 'queues', queue)
 redis.call('LPUSH', ns .. 'queue:' .. queue, payload)
 redis.call('DEL', ns .. 'worker:' .. wid)
@@ -160,12 +169,14 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
 class Reserved:
-    """A job popped and claimed: its queue and its raw bytes exactly as popped."""
-    __slots__ = ("queue", "raw")
+    """A job popped and claimed: its queue, its raw bytes exactly as popped, and the sha1 of
+    the worker:<id> claim written for it."""
+    __slots__ = ("queue", "raw", "claim_sha")
 
-    def __init__(self, queue, raw):
+    def __init__(self, queue, raw, claim_sha):
         self.queue = queue
         self.raw = raw
+        self.claim_sha = claim_sha
 
 
 class Idle:
@@ -209,32 +220,35 @@ class Store:
     def __init__(self, url, namespace, client=None):
         self.keys = protocol.Keys(namespace)
         self.redis = client if client is not None else connect(url)
-        self._reserve = self.redis.register_script(_RESERVE)
-        self._finish = self.redis.register_script(_FINISH)
+        self._cycle = self.redis.register_script(_CYCLE)
         self._heartbeat = self.redis.register_script(_HEARTBEAT)
         self._release = self.redis.register_script(_RELEASE)
         self._unclaim = self.redis.register_script(_UNCLAIM)
 
     # -- the hot path ----------------------------------------------------------------------
-    def reserve(self, wid, plan, run_at):
-        """Reserved, Idle (expanded queues, for the process title) or PAUSED."""
-        reply = self._reserve(args=(self.keys.prefix, wid, run_at) + plan.argv)
-        if not reply:
-            return Idle(plan.configured)
-        kind = reply[0]
+    def cycle(self, wid, run_at, record=None, plan=None):
+        """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
+        a `plan`, reserve the next. Returns (Reserved | Idle | PAUSED | None, finished) where
+        finished is 1 (recorded), 0 (our claim was already gone) or -1 (nothing to record)."""
+        args = [self.keys.prefix, wid, run_at]
+        if record is None:
+            args += ["0", "", "0", "", ""]
+        else:
+            failure, count_failed, requeue = record
+            queue, payload = requeue or ("", "")
+            args += ["1", failure, "1" if count_failed else "0", queue, payload]
+        args += ["1"] + list(plan.argv) if plan is not None else ["0"]
+        reply = self._cycle(args=args)
+        kind, finished = reply[0], int(reply[1])
         if kind == b"job":
-            return Reserved(reply[1].decode("utf-8", "replace"), reply[2])
+            return Reserved(reply[2].decode("utf-8", "replace"), reply[3],
+                            reply[4].decode()), finished
+        if kind == b"idle":
+            return Idle(reply[2].decode("utf-8", "replace").split(",") if reply[2] else []), \
+                finished
         if kind == b"paused":
-            return PAUSED
-        return Idle(reply[1].decode("utf-8", "replace").split(",") if reply[1] else [])
-
-    def finish(self, wid, failure="", count_failed=False, requeue=None):
-        """done_working with the outcome in one step. False if the claim was already gone
-        (a retry after a lost reply, or a pruner recorded the job first)."""
-        args = [self.keys.prefix, wid, failure, "1" if count_failed else "0"]
-        if requeue:
-            args += list(requeue)
-        return self._finish(args=args) == 1
+            return PAUSED, finished
+        return None, finished
 
     # -- registration and liveness -----------------------------------------------------------
     def heartbeat(self, wid, started=""):
@@ -262,10 +276,11 @@ class Store:
         return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
                                        payload)))
 
-    def unclaim(self, wid, expected, queue, payload):
-        """Put a claimed job that never started back at the head of its queue, if the claim
-        is still `expected` (used when a reserve's reply was lost)."""
-        return self._unclaim(args=(self.keys.prefix, wid, expected, queue, payload)) == 1
+    def unclaim(self, wid, claim_sha, queue, payload):
+        """Put a claimed job that never started back at the head of its queue, if our claim is
+        still the one with this sha1 (a reserve whose reply was lost, or a stop that came
+        while reserving)."""
+        return self._unclaim(args=(self.keys.prefix, wid, claim_sha, queue, payload)) == 1
 
     # -- reads for prune and the admin commands -------------------------------------------------
     def acquire_prune_lock(self, wid, ttl):

@@ -6,6 +6,7 @@ done (stat:processed), or one `failed` entry (or, on a shutdown with --requeue-o
 back at the head of its queue).
 """
 import gc
+import hashlib
 import os
 import select
 import signal
@@ -49,8 +50,11 @@ class Worker:
         self.stop_reason = None
         self.child = None             # the live child, if any
         self.escalation = None        # the plan to end the current job, if any
+        self.exiting = []             # children that reported and are on their way out
+        self.pending = None           # the last job's record, written with the next reserve
+        self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
+        self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
         self.next_beat = 0.0
-        self.claim_unknown = False    # a reserve's reply was lost: our claim may exist
         self.ctx = child_mod.Context(self.signals, config.timeout, self.pid, self._job_message,
                                      self.titles, config.jobs_per_child)
 
@@ -70,6 +74,7 @@ class Worker:
             code = ExitCode.SOFTWARE
         finally:
             self.end_child()
+            self.flush_pending()
             self.unregister()
             try:
                 hooks.run("worker_exit")
@@ -94,17 +99,23 @@ class Worker:
 
     def loop(self):
         was_working = False
-        while self.stopping is None:
+        while True:
             self.handle_signals()
             self.tick()
+            reserve = self.stopping is None and not self.paused
+            found = self.retrying(self.cycle, reserve)
             if self.stopping is not None:
+                if isinstance(found, Reserved):  # a stop came while reserving: put it back
+                    self.retrying(self.store.unclaim, self.id, found.claim_sha, found.queue,
+                                  found.raw)
                 break
-            found = None if self.paused else self.retrying(self.reserve)
             if isinstance(found, Reserved):
                 self.process(found)
                 was_working = True
                 continue
-            self.retire_child()
+            self.reap_exiting()
+            if self.child is not None:
+                self.retire_child()
             if was_working:
                 was_working = False
                 self.run_hooks("queue_empty")
@@ -118,24 +129,54 @@ class Worker:
                                     self.config.queues)
             self.idle_wait(self.config.interval)
 
-    # -- reserving ----------------------------------------------------------------------------
-    def reserve(self):
-        if self.claim_unknown:
-            self.recover_claim()
-        self.claim_unknown = True
-        found = self.store.reserve(self.id, self.plan, protocol.run_at(time.time()))
-        self.claim_unknown = False
+    # -- reserving and recording: one round trip per job ---------------------------------------
+    def cycle(self, reserve):
+        """Write the last job's record and (if `reserve`) claim the next job, in one script."""
+        if self.uncertain:
+            self.recover()
+        record = self.pending.args(self.id) if self.pending is not None else None
+        self.uncertain = True
+        found, finished = self.store.cycle(self.id, protocol.run_at(time.time()), record,
+                                           self.plan if reserve else None)
+        self.uncertain = False
+        if self.pending is not None:
+            self.pending.log(self.log, finished)
+            self.pending = None
+        if isinstance(found, Reserved):
+            self.claim_sha = found.claim_sha
         return found
 
-    def recover_claim(self):
-        """A reserve whose reply was lost may have claimed a job we never saw: put it back."""
+    def recover(self):
+        """A cycle's reply was lost. Our claim tells how far it got: still the claim of the job
+        we performed → nothing happened, retry as is; gone → the record went through; another
+        claim → the record went through and a new job was claimed: put that one back."""
         claim = self.store.claim(self.id)
-        if claim:
+        sha = hashlib.sha1(claim).hexdigest() if claim is not None else None
+        if sha is not None and sha == self.claim_sha and self.pending is not None:
+            self.uncertain = False
+            return
+        if self.pending is not None:
+            self.pending.log(self.log, 1)
+            self.pending = None
+        if sha is not None and sha != self.claim_sha:
             queue, raw, _is_json, job_class = prune.split_claim(claim)
-            if self.store.unclaim(self.id, claim, queue, raw):
+            if self.store.unclaim(self.id, sha, queue, raw):
                 self.log.event("requeued", "job claimed during a Redis fault put back at the "
                                "head of its queue", queue=queue, job=job_class)
-        self.claim_unknown = False
+        self.uncertain = False
+
+    def flush_pending(self):
+        """On the way out: the last job's record must still be written."""
+        deadline = time.monotonic() + max(10.0, self.config.term_timeout)
+        while self.pending is not None:
+            try:
+                self.cycle(reserve=False)
+            except REDIS_DOWN as exc:
+                if time.monotonic() > deadline:
+                    self.log.event("error", "could not record the last job, Redis unavailable:"
+                                   " %s; the next prune will record it as failed" % exc)
+                    return
+                time.sleep(0.5)
 
     # -- one job ------------------------------------------------------------------------------
     def process(self, reserved):
@@ -143,34 +184,41 @@ class Worker:
         try:
             payload = protocol.decode_payload(reserved.raw)
         except InvalidPayload as exc:
-            return self.record(reserved.queue, reserved.raw, Outcome(
+            self.pending = Pending(reserved.queue, reserved.raw, Outcome(
                 False, errors.exception_name(exc), str(exc)), payload_is_json=exc.is_object)
+            return
         spec = jobs.lookup(payload["class"])
         if spec is None:
             known = ", ".join(jobs.registered()) or "none"
-            return self.record(reserved.queue, reserved.raw, Outcome(
+            self.pending = Pending(reserved.queue, reserved.raw, Outcome(
                 False, errors.exception_name(errors.UnknownJob),
                 "No job is registered as %r (this worker knows: %s). forkq runs only "
                 "registered jobs and never imports a name a payload gives."
                 % (payload["class"], known)))
+            return
         job = child_mod.Job(reserved.queue, reserved.raw, payload, spec, now)
         self.titles.processing(job.queue, int(now), job.class_name)
         self.log.event("reserved", queue=job.queue, job=job.class_name)
         try:
             hooks.run("before_fork", job)
         except Exception as exc:
-            return self.record(job.queue, job.raw, Outcome(
+            self.pending = Pending(job.queue, job.raw, Outcome(
                 False, errors.exception_name(exc), "before_fork hook failed: %s" % exc,
                 child_mod.backtrace(exc), count_failed=True))
+            return
         outcome, child = self.supervise(job)
-        self.record(job.queue, job.raw, outcome, child=child, started=now)
+        self.pending = Pending(job.queue, job.raw, outcome, child, now)
+        if child is not None and (child.status is not None or not child.accepting or
+                                  child.jobs_sent >= self.config.jobs_per_child):
+            self.let_go(child)
 
     def supervise(self, job):
         """Run `job` in a child (a live one that takes more jobs, or a new fork) and wait for
         its report or its end, heartbeating and acting on signals meanwhile."""
         child = self.child
         if child is None or not child.accepting or not child.send_job(self._message(job)):
-            self.retire_child()
+            if child is not None:
+                self.let_go(child)
             try:
                 child = self.child = Child.spawn(job, self.ctx)
             except OSError as exc:  # EAGAIN/ENOMEM: the job goes back, we back off
@@ -199,7 +247,7 @@ class Worker:
                 wake.append(self.escalation.next_at() - now)
             if next_rss is not None:
                 wake.append(next_rss - now)
-            self.wait_fds((child.report_r,), min(wake))
+            self.wait_fds(() if child.eof else (child.report_r,), min(wake))
             child.read()
             self.handle_signals()
             self.tick(quick=True)
@@ -236,30 +284,6 @@ class Worker:
             self.escalate("memory limit: child used %.0f MB > --max-child-rss %s MB"
                           % (rss, timeouts.format_seconds(self.config.max_child_rss)), 0)
 
-    def record(self, queue, raw, outcome, child=None, started=None, payload_is_json=True):
-        """The job's one record, written once: done_working + counters (+ failed entry)."""
-        failure, requeue = "", None
-        if outcome.requeue:
-            requeue = (queue, raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
-        elif not outcome.ok:
-            failure = protocol.failure_json(
-                protocol.failed_at(time.time()), raw, outcome.exception, outcome.error,
-                outcome.backtrace, self.id, queue, payload_is_json=payload_is_json)
-        self.retrying(self.store.finish, self.id, failure, outcome.count_failed, requeue)
-        fields = {"queue": queue, "duration": round(time.time() - started, 4) if started else None}
-        if child is not None:
-            fields.update(pid=child.pid, peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
-        if outcome.requeue:
-            self.log.event("requeued", outcome.error or "job put back at the head of its queue",
-                           **fields)
-        elif outcome.ok:
-            self.log.event("done", skipped=outcome.skipped or None, **fields)
-        else:
-            self.log.event("failed", "%s: %s" % (outcome.exception, outcome.error), **fields)
-        if child is not None and (child.status is not None or
-                                  child.jobs_sent >= self.config.jobs_per_child):
-            self.retire_child()
-
     def _message(self, job):
         return {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
 
@@ -272,36 +296,57 @@ class Worker:
         return child_mod.Job(message["queue"], message["raw"].encode(), payload,
                              jobs.lookup(payload["class"]), message["at"])
 
-    def retire_child(self):
-        """Let the current child go (it exits when its job pipe closes) and reap it."""
-        child = self.child
-        if child is None:
-            return
+    def let_go(self, child):
+        """This child takes no more jobs: it exits on its own; reaped later (SIGCHLD)."""
         child.retire()
-        deadline = time.monotonic() + self.config.term_timeout
-        while not child.exited():
-            left = deadline - time.monotonic()
-            if left <= 0:
+        if child is self.child:
+            self.child = None
+        if child.status is not None:
+            self.reaped(child)
+        else:
+            self.exiting.append(child)
+
+    def reap_exiting(self):
+        """Reap children that have exited; KILL one that outstays --term-timeout."""
+        now = time.monotonic()
+        for child in list(self.exiting):
+            if child.exited():
+                self.exiting.remove(child)
+                self.reaped(child)
+            elif now - child.retired_at > self.config.term_timeout:
                 timeouts.kill_group(child.pid, signal.SIGKILL)
-                deadline = time.monotonic() + 1.0
-                continue
-            self.wait_fds((child.report_r,), min(left, 0.5))
-            child.read()
-            self.handle_signals(reap=False)
+
+    def reaped(self, child):
         child.close()
-        self.child = None
+        self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
+                       status=timeouts.describe_status(child.status)
+                       if child.status is not None else None,
+                       peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
+
+    def retire_child(self):
+        """Let every child go and wait until all are reaped (idle or leaving)."""
+        if self.child is not None:
+            self.let_go(self.child)
+        deadline = time.monotonic() + self.config.term_timeout + 1.0
+        while self.exiting:
+            self.reap_exiting()
+            if not self.exiting or time.monotonic() > deadline:
+                break
+            self.wait_fds((), 0.2)
+            self.handle_signals(reap=False)
 
     def end_child(self):
         """On the way out: a child still running (an internal error got us here) is ended."""
         if self.child is not None and self.child.status is None:
             timeouts.kill_group(self.child.pid, signal.SIGTERM)
-            self.retire_child()
+        self.retire_child()
 
     # -- signals and the shutdown state machine -------------------------------------------------
     def handle_signals(self, reap=True):
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
                 if reap:
+                    self.reap_exiting()
                     self.reap_orphans()
                 continue
             name = signal_name(sig)
@@ -342,7 +387,10 @@ class Worker:
                 info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
-            if info is None or (self.child is not None and info.si_pid == self.child.pid):
+            ours = {c.pid for c in self.exiting}
+            if self.child is not None:
+                ours.add(self.child.pid)
+            if info is None or info.si_pid in ours:
                 return
             try:
                 os.waitpid(info.si_pid, 0)
@@ -458,3 +506,47 @@ class Worker:
                                    "next prune will record this worker's job" % exc)
                     return
                 time.sleep(0.5)
+
+
+class Pending:
+    """A performed job whose record is written with the next cycle (one round trip a job)."""
+    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json")
+
+    def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True):
+        self.queue = queue
+        self.raw = raw
+        self.outcome = outcome
+        self.child = child
+        self.started = started
+        self.payload_is_json = payload_is_json
+
+    def args(self, wid):
+        """(failure JSON, count it in stat:failed, requeue (queue, payload)) for Store.cycle."""
+        outcome = self.outcome
+        if outcome.requeue:
+            raw = self.raw if isinstance(self.raw, str) else self.raw.decode("utf-8", "replace")
+            return "", False, (self.queue, raw)
+        if outcome.ok:
+            return "", False, None
+        failure = protocol.failure_json(
+            protocol.failed_at(time.time()), self.raw, outcome.exception, outcome.error,
+            outcome.backtrace, wid, self.queue, payload_is_json=self.payload_is_json)
+        return failure, outcome.count_failed, None
+
+    def log(self, log, finished):
+        outcome = self.outcome
+        fields = {"queue": self.queue,
+                  "duration": round(time.time() - self.started, 4) if self.started else None}
+        if self.child is not None:
+            fields["pid"] = self.child.pid
+            if self.child.status is not None:
+                fields.update(peak_rss_mb=self.child.peak_rss_mb, cpu=self.child.cpu_seconds)
+        if finished == 0:
+            fields["note"] = "claim already gone (a pruner recorded this job)"
+        if outcome.requeue:
+            log.event("requeued", outcome.error or "job put back at the head of its queue",
+                      **fields)
+        elif outcome.ok:
+            log.event("done", skipped=outcome.skipped or None, **fields)
+        else:
+            log.event("failed", "%s: %s" % (outcome.exception, outcome.error), **fields)
