@@ -10,6 +10,8 @@ The multi-step writes are Lua scripts so that each is one round trip and atomic:
              only if the claim is the one the caller read.
 """
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from . import protocol
 
@@ -191,9 +193,12 @@ PAUSED = object()
 
 def connect(url):
     """A client for the worker: bytes in and out (payloads may be invalid UTF-8), bounded
-    waits so a cut connection raises instead of hanging, keepalive for idle sockets."""
+    waits so a cut connection raises instead of hanging, keepalive for idle sockets, and no
+    automatic retries: redis-py (8.x) re-sends a command whose reply was lost, which would
+    run a cycle script twice. Worker.recover sorts out a lost reply from our claim instead."""
     return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
-                                socket_keepalive=True, health_check_interval=0)
+                                socket_keepalive=True, health_check_interval=0,
+                                retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
 
 
 class QueuePlan:

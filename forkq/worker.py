@@ -95,6 +95,7 @@ class Worker:
         self.retrying(self.store.register, self.id, self.started)
         self.registered = True
         self.waker = Waker(self.store, self.plan, self.log)
+        self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
         gc.freeze()  # keep the preloaded heap's pages shared with every child
 
     def loop(self):

@@ -16,6 +16,8 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -69,6 +71,10 @@ class RedisServer:
             self.proc.wait(10)
 
     def client(self, **kw):
+        # No socket timeout (redis-py 8 defaults to 5 s, shorter than the suite's BLPOPs) and
+        # no automatic retries, so a test sees exactly what the server did.
+        kw.setdefault("socket_timeout", None)
+        kw.setdefault("retry", Retry(NoBackoff(), 0))
         return redis.Redis(port=self.port, **kw)
 
     def cleanup(self):

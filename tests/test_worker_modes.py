@@ -1,0 +1,78 @@
+"""--jobs-per-child, wake-ups of idle workers, and the documentation staying in step."""
+import os
+import signal
+
+from conftest import ROOT, enqueue_raw, failures, pop, registered_id
+
+import forkq
+from forkq.config import OPTIONS
+
+
+def test_jobs_per_child_keeps_records_and_timeouts_per_job(r, spawn_worker):
+    for i in range(5):
+        enqueue_raw(r, "default", {"class": "Record", "args": [i]})
+    enqueue_raw(r, "default", {"class": "Fail", "args": ["third"]})
+    enqueue_raw(r, "default", {"class": "QuickTimeout", "args": [30]})
+    enqueue_raw(r, "default", {"class": "Exit", "args": [3]})
+    for i in range(5, 8):
+        enqueue_raw(r, "default", {"class": "Record", "args": [i]})
+    worker = spawn_worker("-q", "default", "--burst", "--jobs-per-child", "4")
+    assert worker.wait(30) == 0, worker.log
+    done = [pop(r, "test:done") for _ in range(8)]
+    assert [d["args"][0] for d in done] == list(range(8))
+    pids = [d["pid"] for d in done]
+    assert pids[0] == pids[1] == pids[2] == pids[3]  # one child performed several jobs
+    assert len(set(pids)) < len(pids)
+    assert [(e["exception"], e["payload"]["class"]) for e in failures(r)] == [
+        ("ValueError", "Fail"), ("forkq.JobTimeout", "QuickTimeout"),
+        ("Resque::DirtyExit", "Exit")]
+    assert r.get("resque:stat:processed") == b"11"
+    assert r.get("resque:stat:failed") == b"2"
+
+
+def test_idle_worker_wakes_for_a_forkq_enqueue(r, spawn_worker):
+    # A 60 s poll interval: only the wake-up channel can start this job before the deadline.
+    worker = spawn_worker("-q", "default", "--interval", "60")
+    registered_id(r, worker.pid)
+    forkq.Producer(r).enqueue("Record", "woken", queue="default")
+    assert pop(r, "test:done", timeout=10)["args"] == ["woken"]
+
+
+def test_idle_worker_wakes_on_keyspace_notifications_from_any_producer(r, spawn_worker):
+    r.config_set("notify-keyspace-events", "Kl")
+    try:
+        worker = spawn_worker("-q", "default", "--interval", "60")
+        registered_id(r, worker.pid)
+        enqueue_raw(r, "default", {"class": "Record", "args": ["ruby-style push"]})
+        assert pop(r, "test:done", timeout=10)["args"] == ["ruby-style push"]
+    finally:
+        r.config_set("notify-keyspace-events", "")
+
+
+def test_wake_ups_for_other_queues_are_ignored(r, spawn_worker):
+    worker = spawn_worker("-q", "default", "--interval", "60", "-v")
+    registered_id(r, worker.pid)
+    forkq.Producer(r).enqueue("Record", "elsewhere", queue="other")
+    forkq.Producer(r).enqueue("Record", "here", queue="default")
+    assert pop(r, "test:done", timeout=10)["args"] == ["here"]
+    assert r.llen("resque:queue:other") == 1
+
+
+def test_pidfile_written_and_removed(r, spawn_worker, tmp_path):
+    path = tmp_path / "forkq.pid"
+    worker = spawn_worker("-q", "default", "--pidfile", str(path), "--interval", "0.1")
+    registered_id(r, worker.pid)
+    assert path.read_text() == str(worker.pid)
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait(10) == 0
+    assert not path.exists()
+
+
+def test_readme_documents_every_option():
+    with open(os.path.join(ROOT, "README.rst")) as fh:
+        readme = fh.read()
+    for opt in OPTIONS:
+        for flag in opt.flags:
+            assert "``%s" % flag in readme, flag
+        for env in opt.env:
+            assert "``%s``" % env.rstrip("?") in readme, env
