@@ -124,7 +124,7 @@ def perform(job, default_timeout, first):
             done = hooks.perform(spec, job.args)
         finally:
             timeouts.disarm()
-        return ({"ok": True} if done else {"ok": True, "skipped": True}), ExitCode.OK
+        return (_DONE if done else _SKIPPED), ExitCode.OK
     except JobTimeout as exc:
         return failure_report(exc, timeout=True), ExitCode.JOB_TIMED_OUT
     except BaseException as exc:
@@ -153,7 +153,7 @@ def backtrace(exc):
 
 
 def send(fd, message):
-    data = memoryview(frame(message))
+    data = memoryview(message if isinstance(message, bytes) else frame(message))
     try:
         while data:
             data = data[os.write(fd, data):]
@@ -198,3 +198,8 @@ def unframe(buffer):
         del buffer[:_HEADER.size + size]
         out.append(json.loads(body))
     return out
+
+
+# Built before any fork, so a child that succeeds encodes nothing.
+_DONE = frame({"ok": True})
+_SKIPPED = frame({"ok": True, "skipped": True})

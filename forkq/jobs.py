@@ -22,6 +22,7 @@ class JobSpec:
     timeout: float     # seconds, or None for the worker's --timeout
     hooks: dict        # prefix -> [callables]
     source: object     # the decorated function or class
+    plain: bool = False  # no perform hooks: the child calls perform directly
 
 
 def job(fn=None, *, name=None, queue=None, timeout=None):
@@ -54,8 +55,10 @@ def job(fn=None, *, name=None, queue=None, timeout=None):
         if existing is not None and existing.source is not target:
             raise ValueError("job name %r is already registered by %r"
                              % (job_name, existing.source))
+        plain = not any(job_hooks[k] for k in ("before_perform", "around_perform",
+                                               "after_perform", "on_failure"))
         _registry[job_name] = JobSpec(job_name, perform, job_queue, job_timeout, job_hooks,
-                                      target)
+                                      target, plain)
         try:
             target.forkq_name = job_name
         except (AttributeError, TypeError):

@@ -14,25 +14,30 @@ from .signals import name as signal_name
 
 
 def _raise_timeout(_signum, _frame):
-    raise JobTimeout(_Alarm.message)
+    raise JobTimeout("timed out after %s s" % format_seconds(_armed[0]))
 
 
-class _Alarm:
-    message = "timed out"
+_armed = [0]
+
+
+def install():
+    """The alarm handler, installed once in the parent before any fork (the parent never arms
+    the timer), so the child only has to arm it: fewer pages touched after fork."""
+    signal.signal(signal.SIGALRM, _raise_timeout)
 
 
 def arm(seconds):
     """In the child: raise JobTimeout in the job after `seconds` (0 or None: never)."""
     if not seconds:
         return
-    _Alarm.message = "timed out after %s s" % format_seconds(seconds)
-    signal.signal(signal.SIGALRM, _raise_timeout)
+    _armed[0] = seconds
+    if signal.getsignal(signal.SIGALRM) is not _raise_timeout:  # a previous job replaced it
+        install()
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def disarm():
     signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, signal.SIG_IGN)
 
 
 def format_seconds(seconds):

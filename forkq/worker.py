@@ -61,6 +61,7 @@ class Worker:
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
         self.signals.install()
+        timeouts.install()
         self.titles.starting()
         code = ExitCode.OK
         try:
