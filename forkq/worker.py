@@ -90,7 +90,7 @@ class Worker:
                        redis=self.config.safe_redis_url, queues=",".join(self.config.queues),
                        pid=self.pid)
         self.retrying(self.store.clear_heartbeat, self.id)
-        self.beat(register=False)
+        self.retrying(self.beat, False)
         self.prune()
         hooks.run("before_first_fork")
         self.retrying(self.store.register, self.id, self.started)
@@ -252,7 +252,7 @@ class Worker:
             self.wait_fds(() if child.eof else (child.report_r,), min(wake))
             child.read()
             self.handle_signals()
-            self.tick(quick=True)
+            self.tick()
             now = time.monotonic()
             if deadline is not None and now >= deadline and self.escalation is None:
                 self.escalate("timed out after %s s" % timeouts.format_seconds(timeout), 0)
@@ -425,10 +425,11 @@ class Worker:
                 return
             self.wait_fds(self.waker.fds() if self.waker else (), min(until, self.next_beat) - now)
             self.handle_signals()
-            self.tick(quick=True)
+            self.tick()
 
-    def tick(self, quick=False):
-        """Heartbeat (and prune) when due. `quick`: one try, no backoff, while a child runs."""
+    def tick(self):
+        """Heartbeat (and prune) when due: one try, never blocking the loop; while Redis is
+        down the next try comes sooner, and the loop's own Redis calls do the backing off."""
         if time.monotonic() < self.next_beat:
             return
         try:
@@ -437,12 +438,11 @@ class Worker:
         except REDIS_DOWN as exc:
             self.next_beat = time.monotonic() + min(5.0, self.config.heartbeat_interval)
             self.log.event("redis_down", "heartbeat failed: %s" % exc)
-            if not quick:
-                raise
 
     def beat(self, register):
-        _iso, _now, was_registered = self.retrying(
-            self.store.heartbeat, self.id, self.started if register else "")
+        """One heartbeat (one try: callers decide whether to back off or carry on)."""
+        _iso, _now, was_registered = self.store.heartbeat(self.id,
+                                                          self.started if register else "")
         self.next_beat = time.monotonic() + self.config.heartbeat_interval
         if register and not was_registered:
             self.log.event("warning", "worker keys were missing from Redis; registered again")
@@ -467,7 +467,7 @@ class Worker:
                     self.log.event("redis_up", "Redis is back after %.1f s"
                                    % (time.monotonic() - down_since))
                     if self.registered:
-                        self.beat(register=True)
+                        self.next_beat = 0.0  # re-register (if our keys vanished) right away
                 return result
             except REDIS_DOWN as exc:
                 if down_since is None:
