@@ -12,7 +12,7 @@ import struct
 import sys
 import traceback
 
-from . import hooks, timeouts
+from . import hooks, jobs, protocol, timeouts
 from .errors import ExitCode, JobTimeout, exception_name
 
 _HEADER = struct.Struct(">I")
@@ -50,29 +50,36 @@ class Job:
         return "<Job %s %s %s>" % (self.queue, self.class_name, protocol_args(self.args))
 
 
+def job_from_message(message):
+    """A job message from the parent (or None: stop) → Job."""
+    if message is None:
+        return None
+    payload = protocol.decode_payload(message["raw"])
+    return Job(message["queue"], message["raw"].encode(), payload,
+               jobs.lookup(payload["class"]), message["at"])
+
+
 def protocol_args(args):
     text = json.dumps(args, ensure_ascii=False, default=str)
     return text if len(text) <= 200 else text[:200] + "…"
 
 
 class Context:
-    """What a child needs from its parent, set up before fork."""
-    __slots__ = ("report_w", "jobs_r", "box", "default_timeout", "parent_pid", "next_job",
-                 "titles", "jobs_per_child")
+    """What a child needs from the process that forks it, set up before fork."""
+    __slots__ = ("report_w", "jobs_r", "box", "default_timeout", "parent_pid", "titles",
+                 "jobs_per_child")
 
-    def __init__(self, box, default_timeout, parent_pid, next_job, titles, jobs_per_child):
+    def __init__(self, box, default_timeout, parent_pid, titles, jobs_per_child):
         self.report_w = self.jobs_r = None
         self.box = box
         self.default_timeout = default_timeout
         self.parent_pid = parent_pid
-        self.next_job = next_job
         self.titles = titles
         self.jobs_per_child = jobs_per_child
 
 
 def run(job, ctx):
-    """Never returns. With ctx.jobs_r the parent sends more jobs on it; ctx.next_job(message)
-    turns each into a Job (None: stop)."""
+    """Never returns. With ctx.jobs_r the parent sends more jobs on it (EOF: stop)."""
     code = ExitCode.CHILD_ERROR
     try:
         try:
@@ -93,7 +100,7 @@ def run(job, ctx):
                 break
             if ctx.jobs_r is None:
                 break
-            job = ctx.next_job(receive(ctx.jobs_r))
+            job = job_from_message(receive(ctx.jobs_r))
             if job is not None:
                 ctx.titles.processing(job.queue, int(job.reserved_at), job.class_name)
         else:

@@ -77,11 +77,25 @@ def work(**values):
     if config.background:
         from .daemon import daemonize
         daemonize()
+    server = start_fork_server(config)
     from .daemon import pidfile
-    from .worker import Worker
+    from .worker import Worker  # imports redis-py: only after the fork server is forked
     with pidfile(config.pidfile):
-        code = Worker(config).work()
+        code = Worker(config, forkserver=server).work()
     sys.exit(int(code))
+
+
+def start_fork_server(config):
+    """Fork the lean process that forks job children (see forkq.forkserver), unless asked not
+    to or a child takes several jobs (then fork cost is spread over them anyway)."""
+    if config.no_fork_server or config.jobs_per_child > 1:
+        return None
+    from .child import Context
+    from .forkserver import ForkServer
+    from .observe import Titles
+    titles = Titles(config.procline_prefix)
+    return ForkServer.start(
+        lambda box: Context(box, config.timeout, None, titles, 1), titles)
 
 
 def main():

@@ -65,6 +65,9 @@ OPTIONS = (
     Option("jobs_per_child", ("--jobs-per-child",), ("FORKQ_JOBS_PER_CHILD",), 1, "int",
            "Jobs one child performs before it exits (timeouts and records stay per job).",
            metavar="N"),
+    Option("no_fork_server", ("--no-fork-server",), ("FORKQ_NO_FORK_SERVER",), False, "bool",
+           "Fork job children from the worker itself instead of from the lean fork server "
+           "(started before forkq loads its Redis client)."),
     Option("max_child_rss", ("--max-child-rss",), ("FORKQ_MAX_CHILD_RSS",), 0.0, "float",
            "Kill a child whose resident memory passes this many MB; 0 disables.", metavar="MB"),
     Option("heartbeat_interval", ("--heartbeat-interval",), ("FORKQ_HEARTBEAT_INTERVAL",), 60.0,
@@ -106,6 +109,7 @@ class Config:
     graceful_term: bool = False
     burst: bool = False
     jobs_per_child: int = 1
+    no_fork_server: bool = False
     max_child_rss: float = 0.0
     heartbeat_interval: float = 60.0
     prune_interval: float = 300.0

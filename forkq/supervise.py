@@ -12,18 +12,21 @@ from .errors import CHILD_CODES, ExitCode
 
 
 class Child:
-    def __init__(self, pid, report_r, jobs_w):
+    def __init__(self, pid, report_r, jobs_w, server=None):
         self.pid = pid
         self.report_r = report_r
         self.jobs_w = jobs_w
+        self.server = server  # the fork server that forked it, or None (we did)
         self.buffer = bytearray()
         self.reports = collections.deque()
         self.status = None
-        self.rusage = None
+        self.maxrss_kb = None
+        self.cpu_seconds = None
         self.jobs_sent = 1
         self.spawned = time.monotonic()
         self.eof = False
         self.retired_at = None
+        os.set_blocking(report_r, False)
 
     @classmethod
     def spawn(cls, job, ctx):
@@ -48,7 +51,6 @@ class Child:
             os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
         except OSError:
             pass
-        os.set_blocking(report_r, False)
         return cls(pid, report_r, jobs_w)
 
     @property
@@ -82,8 +84,20 @@ class Child:
 
     def exited(self):
         """Reap the child if it has ended. Before reaping, its process group gets SIGKILL, so
-        no grandchild outlives the job (the zombie holds the group id until then)."""
+        no grandchild outlives the job (the zombie holds the group id until then). A child of
+        the fork server is reaped there; its exit arrives as an event."""
         if self.status is not None:
+            return True
+        if self.server is not None:
+            self.server.poll()
+            ended = self.server.take_exit(self.pid)
+            if ended is None:
+                if not self.server.dead:
+                    return False
+                ended = (None, None, None)  # the server died: status unknown
+            self.status, self.maxrss_kb, self.cpu_seconds = ended
+            self.status = self.status if self.status is not None else -1
+            self.read()
             return True
         try:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -93,10 +107,12 @@ class Child:
             return False
         timeouts.kill_group(self.pid, signal.SIGKILL)
         try:
-            _pid, status, rusage = os.wait4(self.pid, 0)
+            _pid, status, usage = os.wait4(self.pid, 0)
+            self.maxrss_kb = usage.ru_maxrss
+            self.cpu_seconds = round(usage.ru_utime + usage.ru_stime, 4)
         except ChildProcessError:
-            status, rusage = 0, None
-        self.status, self.rusage = status, rusage
+            status = -1
+        self.status = status
         self.read()
         return True
 
@@ -121,13 +137,7 @@ class Child:
     @property
     def peak_rss_mb(self):
         # ru_maxrss is in kilobytes on Linux
-        return round(self.rusage.ru_maxrss / 1024.0, 1) if self.rusage else None
-
-    @property
-    def cpu_seconds(self):
-        if not self.rusage:
-            return None
-        return round(self.rusage.ru_utime + self.rusage.ru_stime, 4)
+        return round(self.maxrss_kb / 1024.0, 1) if self.maxrss_kb else None
 
 
 class Outcome:
@@ -158,10 +168,9 @@ class Outcome:
     @classmethod
     def from_exit(cls, child, elapsed, escalation):
         """The child ended without a report: say what the parent saw, in words."""
-        words = timeouts.describe_status(child.status) if child.status is not None else \
-            "ended (status unknown)"
-        code = os.WEXITSTATUS(child.status) if child.status is not None and \
-            os.WIFEXITED(child.status) else None
+        known = child.status is not None and child.status >= 0
+        words = timeouts.describe_status(child.status) if known else "ended (status unknown)"
+        code = os.WEXITSTATUS(child.status) if known and os.WIFEXITED(child.status) else None
         if code is not None and code in CHILD_CODES and code != ExitCode.OK:
             words += " (%s)" % CHILD_CODES[code].name
         text = "Child process %d %s after %.1f s" % (child.pid, words, elapsed)
@@ -172,7 +181,7 @@ class Outcome:
             if escalation.reason.startswith("timed out"):
                 return cls(False, errors.exception_name(errors.JobTimeout), text,
                            timed_out=True)
-        elif child.status is not None and os.WIFSIGNALED(child.status) and \
+        elif known and os.WIFSIGNALED(child.status) and \
                 os.WTERMSIG(child.status) == signal.SIGKILL:
             text += " (OOM killer?)"
         elif code == ExitCode.OK:

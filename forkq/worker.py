@@ -32,7 +32,7 @@ class Stop(Exception):
 
 
 class Worker:
-    def __init__(self, config, store=None):
+    def __init__(self, config, store=None, forkserver=None):
         self.config = config
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
@@ -55,8 +55,9 @@ class Worker:
         self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
         self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
         self.next_beat = 0.0
-        self.ctx = child_mod.Context(self.signals, config.timeout, self.pid, self._job_message,
-                                     self.titles, config.jobs_per_child)
+        self.ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
+                                     config.jobs_per_child)
+        self.forkserver = forkserver
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -75,6 +76,8 @@ class Worker:
             code = ExitCode.SOFTWARE
         finally:
             self.end_child()
+            if self.forkserver is not None:
+                self.forkserver.stop()
             self.flush_pending()
             self.unregister()
             try:
@@ -222,7 +225,7 @@ class Worker:
             if child is not None:
                 self.let_go(child)
             try:
-                child = self.child = Child.spawn(job, self.ctx)
+                child = self.child = self.spawn(job)
             except OSError as exc:  # EAGAIN/ENOMEM: the job goes back, we back off
                 return Outcome(False, requeue=True, error="fork failed: %s" % exc), None
             self.titles.forked(child.pid, int(time.time()))
@@ -267,6 +270,17 @@ class Worker:
         self.escalation = None
         return outcome, child
 
+    def spawn(self, job):
+        server = self.forkserver
+        if server is not None and server.dead:
+            self.log.event("error", "the fork server %d died; forking from the worker from "
+                           "now on" % server.pid)
+            self.forkserver = server = None
+        if server is None or self.config.jobs_per_child > 1:
+            return Child.spawn(job, self.ctx)
+        pid, report_r = server.spawn(self._message(job))
+        return Child(pid, report_r, None, server)
+
     def escalate(self, reason, wait):
         """Plan to end the current child: wait, TERM its group, KILL after --term-timeout."""
         if self.child is None or self.child.status is not None:
@@ -288,15 +302,6 @@ class Worker:
 
     def _message(self, job):
         return {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
-
-    @staticmethod
-    def _job_message(message):
-        """In a child that takes several jobs: a message from the parent → Job (None: stop)."""
-        if message is None:
-            return None
-        payload = protocol.decode_payload(message["raw"])
-        return child_mod.Job(message["queue"], message["raw"].encode(), payload,
-                             jobs.lookup(payload["class"]), message["at"])
 
     def let_go(self, child):
         """This child takes no more jobs: it exits on its own; reaped later (SIGCHLD)."""
@@ -322,7 +327,7 @@ class Worker:
         child.close()
         self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
                        status=timeouts.describe_status(child.status)
-                       if child.status is not None else None,
+                       if child.status is not None and child.status >= 0 else "unknown",
                        peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
 
     def retire_child(self):
@@ -345,6 +350,8 @@ class Worker:
 
     # -- signals and the shutdown state machine -------------------------------------------------
     def handle_signals(self, reap=True):
+        if reap and self.exiting and self.forkserver is not None:
+            self.reap_exiting()
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
                 if reap:
@@ -390,6 +397,8 @@ class Worker:
             except ChildProcessError:
                 return
             ours = {c.pid for c in self.exiting}
+            if self.forkserver is not None:
+                ours.add(self.forkserver.pid)
             if self.child is not None:
                 ours.add(self.child.pid)
             if info is None or info.si_pid in ours:
@@ -407,8 +416,11 @@ class Worker:
 
     # -- waiting, ticks and Redis faults ---------------------------------------------------------
     def wait_fds(self, fds, timeout):
+        fds = (self.signals,) + tuple(fds)
+        if self.forkserver is not None and not self.forkserver.dead:
+            fds += (self.forkserver,)  # its children's exits come on its socket, not SIGCHLD
         try:
-            select.select((self.signals,) + tuple(fds), (), (), max(0.0, timeout))
+            select.select(fds, (), (), max(0.0, timeout))
         except InterruptedError:
             pass
 
