@@ -76,3 +76,48 @@ def test_readme_documents_every_option():
             assert "``%s" % flag in readme, flag
         for env in opt.env:
             assert "``%s``" % env.rstrip("?") in readme, env
+
+
+def _fork_server_pid(worker_pid):
+    import psutil
+    for proc in psutil.Process(worker_pid).children():
+        if "Fork server for %d" % worker_pid in " ".join(proc.cmdline()):
+            return proc.pid
+    return None
+
+
+def test_direct_forking_records_the_same_outcomes(r, spawn_worker):
+    enqueue_raw(r, "default", {"class": "Record", "args": [1]})
+    enqueue_raw(r, "default", {"class": "Fail", "args": ["boom"]})
+    enqueue_raw(r, "default", {"class": "Kill", "args": ["SIGKILL"]})
+    enqueue_raw(r, "default", {"class": "QuickTimeout", "args": [30]})
+    worker = spawn_worker("-q", "default", "--burst", "--no-fork-server")
+    assert worker.wait(20) == 0, worker.log
+    assert pop(r, "test:done")["args"] == [1]
+    assert [e["exception"] for e in failures(r)] == ["ValueError", "Resque::DirtyExit",
+                                                     "forkq.JobTimeout"]
+
+
+def test_jobs_come_from_the_fork_server_not_the_worker(r, spawn_worker):
+    import psutil
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [30, "fs"]})
+    worker = spawn_worker("-q", "default")
+    child = pop(r, "test:started")["pid"]
+    server = _fork_server_pid(worker.pid)
+    assert server is not None and psutil.Process(child).ppid() == server
+    assert not any(w.decode().split(":")[1] == str(server)
+                   for w in r.smembers("resque:workers"))
+
+
+def test_worker_carries_on_when_the_fork_server_dies(r, spawn_worker):
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [30, "orphaned"]})
+    worker = spawn_worker("-q", "default", "--interval", "0.1")
+    pop(r, "test:started")
+    os.kill(_fork_server_pid(worker.pid), signal.SIGKILL)
+    # the running child dies with it (PDEATHSIG); its job is recorded, and work goes on
+    from conftest import wait_until
+    wait_until(lambda: r.llen("resque:failed") == 1, message="the lost child's job recorded")
+    assert failures(r)[0]["exception"] == "Resque::DirtyExit"
+    enqueue_raw(r, "default", {"class": "Record", "args": ["after the server"]})
+    assert pop(r, "test:done")["args"] == ["after the server"]
+    assert "fork server" in worker.log and worker.alive()
