@@ -169,7 +169,9 @@ class Outcome:
     def from_exit(cls, child, elapsed, escalation):
         """The child ended without a report: say what the parent saw, in words."""
         known = child.status is not None and child.status >= 0
-        words = timeouts.describe_status(child.status) if known else "ended (status unknown)"
+        words = timeouts.describe_status(child.status) if known else (
+            "ended with its fork server (status unknown)" if child.server is not None
+            else "ended (status unknown)")
         code = os.WEXITSTATUS(child.status) if known and os.WIFEXITED(child.status) else None
         if code is not None and code in CHILD_CODES and code != ExitCode.OK:
             words += " (%s)" % CHILD_CODES[code].name
