@@ -31,7 +31,7 @@ class Option:
 OPTIONS = (
     Option("queues", ("-q", "--queues"), ("FORKQ_QUEUES", "QUEUES", "QUEUE"), (), "list",
            "Queues to work, in priority order; comma list, repeatable. Globs (*, ?, [a-z]) and "
-           "!exclusions as Resque.", metavar="Q[,Q…]"),
+           "!exclusions as Resque.", metavar="Q[,Q...]"),
     Option("requires", ("-r", "--require"), ("FORKQ_REQUIRE",), (), "list",
            "Module to import in the parent before the first fork (registers jobs, preloads the "
            "app); repeatable.", metavar="MODULE"),
