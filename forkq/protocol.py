@@ -164,13 +164,49 @@ def parse_worker_id(wid):
     return host, pid, queues
 
 
-def claim_prefix(queue, run_at):
-    """The worker:<id> value up to the payload: {"queue":…,"run_at":…,"payload": (§4.3)."""
-    return '{"queue":%s,"run_at":%s,"payload":' % (encode(queue), encode(run_at))
+def claim_json(queue, run_at, raw_payload, worker=None):
+    """The worker:<id> value (§4.3): Ruby's keys in Ruby's order, then node-resque's "worker"
+    (host:pid) when given. The store's reserve script writes the same shape."""
+    text = '{"queue":%s,"run_at":%s,"payload":%s' % (encode(queue), encode(run_at), raw_payload)
+    if worker is not None:
+        text += ',"worker":' + encode(worker)
+    return text + "}"
 
 
-def claim_json(queue, run_at, raw_payload):
-    return claim_prefix(queue, run_at) + raw_payload + "}"
+_CLAIM_TAIL = re.compile(r'(?:,"worker":"(?:[^"\\]|\\.)*")?\}\s*$')
+
+
+def split_claim(claim):
+    """(queue, raw payload, payload is a JSON object, class) from any worker:<id> value:
+    forkq's, Ruby's or node-resque's. The payload's bytes are kept when they can be cut out
+    as they are; a payload the reserve script had to quote (not a JSON object) comes back as
+    its original bytes."""
+    text = claim.decode("utf-8", "replace") if isinstance(claim, bytes) else claim
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        return "", text, False, None
+    if not isinstance(whole, dict):
+        return "", text, False, None
+    queue = whole.get("queue") if isinstance(whole.get("queue"), str) else ""
+    payload = whole.get("payload")
+    if isinstance(payload, str):
+        return queue, payload.encode("latin-1", "replace"), False, None
+    if not isinstance(payload, dict):
+        return queue, encode(payload) if payload is not None else text, False, None
+    raw = None
+    marker = text.find(',"payload":')
+    if marker > 0:
+        candidate = _CLAIM_TAIL.sub("", text[marker + len(',"payload":'):])
+        try:
+            if json.loads(candidate) == payload:
+                raw = candidate
+        except ValueError:
+            pass
+    if raw is None:
+        raw = encode(payload)
+    job_class = payload.get("class")
+    return queue, raw, True, job_class if isinstance(job_class, str) else None
 
 
 # --- failures ----------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def release_dead(store, wid, exception, reason, requeue=False, attempts=5):
         claim = store.claim(wid)
         failure, job_class, requeue_to = "", None, None
         if claim:
-            queue, raw, is_json, job_class = split_claim(claim)
+            queue, raw, is_json, job_class = protocol.split_claim(claim)
             if exception == errors.PRUNE_DIRTY_EXIT:
                 error = "Worker %s did not gracefully exit while processing %s (%s)" % (
                     wid, job_class or "<Unknown Job>", reason)
@@ -75,27 +75,6 @@ def release_dead(store, wid, exception, reason, requeue=False, attempts=5):
         if store.release(wid, claim, failure, requeue_to) >= 0:
             return job_class, bool(claim)
     return None, False
-
-
-def split_claim(claim):
-    """(queue, raw payload, payload is JSON, class) from a worker:<id> value. A payload the
-    reserve script had to quote (it was not a JSON object) comes back as its original bytes."""
-    text = claim.decode("utf-8", "replace") if isinstance(claim, bytes) else claim
-    marker = text.find(',"payload":')
-    if marker < 0:
-        return "", text, False, None
-    raw = text[marker + len(',"payload":'):-1]
-    try:
-        queue = protocol.json.loads(text[:marker] + "}").get("queue", "")
-        payload = protocol.json.loads(raw)
-    except ValueError:
-        return "", text, False, None
-    if isinstance(payload, dict):
-        job_class = payload.get("class")
-        return queue, raw, True, job_class if isinstance(job_class, str) else None
-    if isinstance(payload, str):
-        return queue, payload.encode("latin-1", "replace"), False, None
-    return queue, raw, False, None
 
 
 def prune_dead_workers(store, hostname, own_id, config, log):

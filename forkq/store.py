@@ -32,7 +32,9 @@ end
 # One round trip per job: record the last job's outcome (done_working + counters, or the
 # failed entry, or a requeue) and reserve the next one.
 #   ARGV: ns, wid, run_at, finish?, failure, count_failed, requeue_queue, requeue_payload,
-#         reserve?, then the queue plan (QueuePlan.argv).
+#         reserve?, worker name (host:pid), then the queue plan (QueuePlan.argv).
+# The claim keeps Ruby's keys in Ruby's order (queue, run_at, payload) and adds "worker" as
+# node-resque writes it: its allWorkingOn() lists a worker's job under that name.
 # The finish part acts only if our claim is still there (DEL returned 1); a retry after a lost
 # reply is sorted out by the caller comparing the claim's sha1 (Worker.recover).
 _CYCLE = _LUA_JSON + r"""
@@ -64,14 +66,14 @@ local paused = redis.call('GET', ns .. 'pause-all-workers')
 if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
   return {'paused', finished}
 end
-local dynamic = ARGV[10]
+local dynamic = ARGV[11]
 local queues = {}
 if dynamic == '0' then
-  for i = 11, #ARGV do queues[#queues + 1] = ARGV[i] end
+  for i = 12, #ARGV do queues[#queues + 1] = ARGV[i] end
 else
-  -- ARGV[11] = number of include patterns; then (lua pattern, leading-dot flag) pairs for the
+  -- ARGV[12] = number of include patterns; then (lua pattern, leading-dot flag) pairs for the
   -- includes, then for the exclusions. Ruby's File.fnmatch: * never matches a leading dot.
-  local n_in = tonumber(ARGV[11])
+  local n_in = tonumber(ARGV[12])
   local function matches(name, i)
     if string.sub(name, 1, 1) == '.' and ARGV[i + 1] ~= '1' then return false end
     return string.find(name, ARGV[i]) ~= nil
@@ -81,9 +83,9 @@ else
   for p = 0, n_in - 1 do
     local hits = {}
     for _, name in ipairs(members) do
-      if not seen[name] and matches(name, 12 + 2 * p) then
+      if not seen[name] and matches(name, 13 + 2 * p) then
         local excluded = false
-        for x = 12 + 2 * n_in, #ARGV, 2 do
+        for x = 13 + 2 * n_in, #ARGV, 2 do
           if matches(name, x) then excluded = true; break end
         end
         if not excluded then hits[#hits + 1] = name end
@@ -103,7 +105,8 @@ for _, q in ipairs(queues) do
     else
       body = jbytes(job)  -- never leave invalid JSON where resque-web and Ruby read it
     end
-    local claim = '{"queue":' .. jstr(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}'
+    local claim = '{"queue":' .. jstr(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body ..
+                  ',"worker":' .. jstr(ARGV[10]) .. '}'
     redis.call('SET', claim_key, claim)
     return {'job', finished, q, job, redis.sha1hex(claim)}
   end
@@ -242,7 +245,7 @@ class Store:
             failure, count_failed, requeue = record
             queue, payload = requeue or ("", "")
             args += ["1", failure, "1" if count_failed else "0", queue, payload]
-        args += ["1"] + list(plan.argv) if plan is not None else ["0"]
+        args += ["1", wid.rsplit(":", 1)[0]] + list(plan.argv) if plan is not None else ["0"]
         reply = self._cycle(args=args)
         kind, finished = reply[0], int(reply[1])
         if kind == b"job":

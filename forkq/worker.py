@@ -164,7 +164,7 @@ class Worker:
             self.pending.log(self.log, 1)
             self.pending = None
         if sha is not None and sha != self.claim_sha:
-            queue, raw, _is_json, job_class = prune.split_claim(claim)
+            queue, raw, _is_json, job_class = protocol.split_claim(claim)
             if self.store.unclaim(self.id, sha, queue, raw):
                 self.log.event("requeued", "job claimed during a Redis fault put back at the "
                                "head of its queue", queue=queue, job=job_class)
@@ -503,7 +503,7 @@ class Worker:
                 claim = self.store.claim(self.id)
                 failure, requeue = "", None
                 if claim:
-                    queue, raw, is_json, _cls = prune.split_claim(claim)
+                    queue, raw, is_json, _cls = protocol.split_claim(claim)
                     if self.config.requeue_on_shutdown and is_json:
                         requeue = (queue, raw)
                     else:

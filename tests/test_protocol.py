@@ -90,6 +90,18 @@ def test_claim_json_key_order():
     assert claim == ('{"queue":"alpha","run_at":"2026-11-23T00:48:52Z",'
                      '"payload":{"class":"X","args":[1]}}')
     assert list(json.loads(claim)) == ["queue", "run_at", "payload"]
+    with_worker = protocol.claim_json("alpha", "t", '{"class":"X"}', worker="vm:7")
+    assert with_worker == '{"queue":"alpha","run_at":"t","payload":{"class":"X"},"worker":"vm:7"}'
+
+
+def test_split_claim_reads_forkq_ruby_and_node_resque_claims():
+    payload = '{"class":"X","args":[1.0e+20],"id":"a"}'
+    for claim in (protocol.claim_json("q", "t", payload, worker="h:1"),
+                  protocol.claim_json("q", "t", payload),
+                  '{"run_at":"Mon Nov 23","queue":"q","payload":%s,"worker":"h:2"}' % payload):
+        assert protocol.split_claim(claim) == ("q", payload, True, "X")
+    quoted = '{"queue":"q","run_at":"t","payload":"not \\u00ff json","worker":"h:1"}'
+    assert protocol.split_claim(quoted)[1:3] == (b"not \xff json", False)
 
 
 def test_failure_json_has_resque_fields_in_order_and_keeps_payload_bytes():

@@ -130,7 +130,7 @@ def test_14_8_and_10_extra_keys_and_activejob_shape_survive(r, spawn_worker):
     pop(r, "test:started")
     wid = registered_id(r, worker.pid)
     claim = r.get("resque:worker:" + wid).decode()
-    assert claim.endswith('"payload":' + wrapper + "}")
+    assert '"payload":' + wrapper + ',"worker":"%s:%d"}' % (HOST, worker.pid) in claim
     worker.signal(signal.SIGTERM)
     assert worker.wait(15) == 0
     failed = r.lindex("resque:failed", 0).decode()
