@@ -5,6 +5,7 @@ else (never imported), so a payload naming `os.system` is an unknown job, not a 
 """
 import dataclasses
 import inspect
+import json
 
 from . import config as _config
 from . import hooks as _hooks
@@ -172,6 +173,25 @@ class Producer:
 
     def size(self, queue):
         return self.redis.llen(self.keys.queue(queue))
+
+    def delayed(self, start=0, stop=-1):
+        """resque-scheduler's delayed jobs, read only: [(epoch seconds, [payload dicts])] in
+        time order, from delayed_queue_schedule and delayed:<ts> (node-resque's enqueueAt and
+        Ruby's enqueue_at write this layout). Entries that are not JSON come back as text."""
+        out = []
+        for stamp in self.redis.zrange(self.keys.delayed_schedule, start, stop):
+            stamp = int(stamp)
+            items = []
+            for raw in self.redis.lrange(self.keys.delayed(stamp), 0, -1):
+                try:
+                    items.append(json.loads(raw))
+                except ValueError:
+                    items.append(raw.decode("utf-8", "backslashreplace"))
+            out.append((stamp, items))
+        return out
+
+    def delayed_count(self):
+        return self.redis.zcard(self.keys.delayed_schedule)
 
 
 _default = None

@@ -7,8 +7,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-if command -v npm >/dev/null 2>&1 && [ -f tests/interop/package.json ]; then
-    npm install --prefix tests/interop --no-audit --no-fund --silent >/dev/null 2>&1 \
-        || npm install --prefix tests/interop --no-audit --no-fund
+if command -v npm >/dev/null 2>&1 && [ -f tests/node/package.json ]; then
+    npm install --prefix tests/node --no-audit --no-fund --silent >/dev/null 2>&1 \
+        || npm install --prefix tests/node --no-audit --no-fund
 fi
 exec python3 -m pytest -q "$@"
