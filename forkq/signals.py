@@ -34,10 +34,12 @@ class SignalBox:
             os.set_blocking(fd, False)
             os.set_inheritable(fd, False)
         self._old_wakeup = None
+        self._handled = HANDLED
 
-    def install(self):
+    def install(self, signals=HANDLED):
+        self._handled = tuple(signals)
         self._old_wakeup = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
-        for sig in HANDLED:
+        for sig in self._handled:
             signal.signal(sig, self._record)
 
     def _record(self, signum, _frame):
@@ -61,13 +63,13 @@ class SignalBox:
     def reset_in_child(self):
         """After fork: default dispositions, no wake-up fd, nothing of the parent's kept."""
         signal.set_wakeup_fd(-1)
-        for sig in HANDLED:
+        for sig in self._handled:
             signal.signal(sig, signal.SIG_DFL)
         os.close(self._r)
         os.close(self._w)
 
     def restore(self):
-        for sig in HANDLED:
+        for sig in self._handled:
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(self._old_wakeup if self._old_wakeup is not None else -1)
 

@@ -1,0 +1,212 @@
+"""Write man/forkq.1 and man/forkq-<command>.1 from the click commands and forkq's tables
+(options, signals, exit codes), so the pages describe exactly what exists.
+
+    python man/build.py          # rewrite the pages
+    python man/build.py --check  # exit 1 if a page is out of date (the test suite runs this)
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import click  # noqa: E402
+
+from forkq import __version__  # noqa: E402
+from forkq import admin  # noqa: E402,F401  (registers the commands)
+from forkq.cli import cli  # noqa: E402
+from forkq.errors import ExitCode  # noqa: E402
+from forkq.signals import SIGNALS  # noqa: E402
+
+DATE = "2026-11-23"
+
+EXIT_MEANINGS = {
+    "OK": "parent: stopped as asked; child: job done or skipped by a hook",
+    "USAGE": "bad command line",
+    "JOB_FAILED": "child: the job raised; its report carries the exception",
+    "JOB_TIMED_OUT": "child: forkq.JobTimeout fired and was reported",
+    "REPORT_LOST": "child: could not write its report (the parent is gone)",
+    "PARENT_GONE": "child: the parent died before the job started",
+    "CHILD_ERROR": "child: forkq itself failed in the child; the parent records it",
+    "UNAVAILABLE": "parent: Redis could not be reached",
+    "SOFTWARE": "parent: an internal error ended the worker (logged, unregistered)",
+    "CONFIG": "parent: bad configuration (no queues, a --require that fails)",
+}
+
+KEYS = (("queues", "set of queue names"), ("queue:<q>", "list of job JSON"),
+        ("failed", "list of failure JSON"), ("workers", "set of worker ids host:pid:queues"),
+        ("worker:<id>", "the job a worker is on, only while it runs"),
+        ("worker:<id>:started", "when the worker started"),
+        ("workers:heartbeat", "hash of heartbeats, from Redis TIME"),
+        ("stat:processed, stat:failed", "counters, also per worker id"),
+        ("pruning_dead_workers_in_progress", "the prune lock"),
+        ("pause-all-workers", "pauses every worker when true"),
+        ("delayed_queue_schedule, delayed:<ts>", "resque-scheduler's delayed jobs (read)"))
+
+EXAMPLES = {
+    "work": ["forkq work --queues critical,default --require myapp.jobs",
+             "QUEUE=* INTERVAL=0 forkq work --require myapp.jobs   # drain all, then exit"],
+    "pool": ["forkq pool -n 4 -q critical,default -- --require myapp.jobs",
+             "forkq pool -c /etc/forkq/pool.conf -- --require myapp.jobs"],
+    "failed": ["forkq failed list --queue mail",
+               "forkq failed retry --all --class Mailers::Signup",
+               "forkq failed remove 0 3"],
+    "enqueue": ["forkq enqueue Mailers::Signup 42 '{\"plan\":\"pro\"}' --queue mail"],
+    "info": ["forkq info --watch 2"],
+    "workers": ["forkq workers --json"],
+    "queues": ["forkq queues"],
+    "prune": ["forkq prune"],
+    "pause": ["forkq pause", "forkq pause --worker $(hostname):4711:default"],
+    "resume": ["forkq resume"],
+}
+
+
+def esc(text):
+    return str(text).replace("\\", "\\e").replace("-", "\\-").replace("'", "\\(aq")
+
+
+def para(text):
+    lines = []
+    for block in str(text).strip().split("\n\n"):
+        lines.append(".PP")
+        lines.append(esc(" ".join(block.split())))
+    return lines
+
+
+def options_section(command):
+    out = [".SH OPTIONS"]
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden:
+            continue
+        flags = ", ".join("\\fB%s\\fR" % esc(o) for o in param.opts + param.secondary_opts)
+        if not param.is_flag and param.metavar:
+            flags += " \\fI%s\\fR" % esc(param.metavar)
+        elif not param.is_flag:
+            flags += " \\fI%s\\fR" % esc(param.type.name.upper())
+        out += [".TP", flags, esc(param.help or "")]
+    out += [".TP", "\\fB\\-h\\fR, \\fB\\-\\-help\\fR", "Show the help and exit."]
+    return out
+
+
+def synopsis(path, command):
+    args = " ".join(a.make_metavar(click.Context(command)) if hasattr(a, "make_metavar") else
+                    a.name.upper() for a in command.params if isinstance(a, click.Argument))
+    return [".SH SYNOPSIS", ".B %s" % esc(path), ".RI [ options ] %s" % esc(args)]
+
+
+def header(name, summary):
+    return ['.TH %s 1 "%s" "forkq %s" "forkq manual"' % (name.upper().replace("-", "\\-"), DATE,
+                                                         __version__),
+            ".SH NAME", "%s \\- %s" % (esc(name), esc(summary))]
+
+
+def examples(name):
+    out = [".SH EXAMPLES", ".nf", ".RS"]
+    out += [esc(line) for line in EXAMPLES.get(name, [])]
+    return out + [".RE", ".fi"]
+
+
+def command_page(name, command):
+    path = "forkq " + name
+    summary = " ".join((command.help or "").strip().split("\n\n")[0].split())
+    summary = summary.split(" (")[0].rstrip(".")
+    out = header("forkq-" + name, summary) + synopsis(path, command)
+    out += [".SH DESCRIPTION"] + para(command.help or summary)
+    if isinstance(command, click.Group):
+        out.append(".SH COMMANDS")
+        for sub_name, sub in sorted(command.commands.items()):
+            out += [".TP", ".B %s %s" % (esc(path), esc(sub_name))] + \
+                [esc(" ".join((sub.help or "").split()))]
+        for sub_name, sub in sorted(command.commands.items()):
+            out += [".SH \"%s\"" % esc((path + " " + sub_name).upper())]
+            out += synopsis(path + " " + sub_name, sub)[1:]
+            out += [".PP", esc(" ".join((sub.help or "").split()))]
+            for line in options_section(sub)[1:]:
+                out.append(line)
+    else:
+        out += options_section(command)
+    if name == "work":
+        out += signals_section() + exit_section()
+    out += examples(name)
+    out += [".SH SEE ALSO", ".BR forkq (1)"]
+    return "\n".join(out) + "\n"
+
+
+def signals_section():
+    out = [".SH SIGNALS", ".PP", "The parent's handlers only record a signal and wake its loop; "
+           "the loop acts on it."]
+    for _sig, name, what in SIGNALS:
+        out += [".TP", ".B %s" % name, esc(what) + "."]
+    return out
+
+
+def exit_section():
+    out = [".SH EXIT STATUS"]
+    for code in sorted(ExitCode, key=int):
+        out += [".TP", ".B %d" % int(code), "%s: %s." % (code.name,
+                                                       esc(EXIT_MEANINGS[code.name]))]
+    return out
+
+
+def overview_page():
+    out = header("forkq", "a forking Python worker that speaks Resque's Redis protocol")
+    out += [".SH SYNOPSIS", ".B forkq", ".I command", ".RI [ options ]", ".br",
+            ".B python \\-m forkq", ".I command", ".RI [ options ]", ".SH DESCRIPTION"]
+    out += para("""forkq work reserves jobs from Redis lists in Resque's layout, in queue order,
+        and performs each in a forked child under a timeout enforced by signals. Jobs are Python
+        functions or classes registered with @forkq.job in the modules named by --require; no
+        other name is ever run, and nothing a payload names is ever imported. Failures go to
+        Resque's failed list in Resque's format; the worker registers and heartbeats itself as a
+        Ruby worker does, so resque-web lists it and Ruby's pruning treats it as a peer.
+
+        Every job ends in exactly one record written by the parent: done (stat:processed), or
+        one failed entry that says what happened (the job's exception, or how its child died,
+        in words).""")
+    out.append(".SH COMMANDS")
+    for name, command in sorted(cli.commands.items()):
+        out += [".TP", ".BR forkq\\-%s (1)" % esc(name),
+                esc(command.get_short_help_str(limit=90))]
+    out += [".SH ENVIRONMENT", ".PP", "Every option of every command can be set in the "
+            "environment; each command's page names the variables. forkq's own FORKQ_* names "
+            "win over Resque's (QUEUES, QUEUE, INTERVAL, PIDFILE, VERBOSE, GRACEFUL_TERM, "
+            "BACKGROUND, RESQUE_TERM_TIMEOUT, RESQUE_PRE_SHUTDOWN_TIMEOUT, "
+            "RESQUE_PROCLINE_PREFIX), and REDIS_URL gives the server (default "
+            "redis://localhost:6379/0)."]
+    out += signals_section() + exit_section()
+    out.append(".SH REDIS KEYS")
+    out += [".PP", "All under the namespace (default resque:), as Resque 3.0 writes them:"]
+    for key, what in KEYS:
+        out += [".TP", ".B %s" % esc(key), esc(what) + "."]
+    out += [".SH EXAMPLES", ".nf", ".RS", esc("forkq work --queues default --require forkq.example"),
+            esc("forkq enqueue Hello '\"world\"' --queue default"),
+            esc("worker: forkq work --queues critical,default --require myapp.jobs   # Procfile"),
+            ".RE", ".fi", ".SH SEE ALSO"]
+    out.append(", ".join(".BR forkq\\-%s (1)" % esc(n) for n in sorted(cli.commands)).replace(
+        ", .BR", "\n.BR"))
+    return "\n".join(out) + "\n"
+
+
+def pages():
+    yield "forkq.1", overview_page()
+    for name, command in sorted(cli.commands.items()):
+        yield "forkq-%s.1" % name, command_page(name, command)
+
+
+def main():
+    check = "--check" in sys.argv
+    stale = []
+    for filename, text in pages():
+        path = os.path.join(HERE, filename)
+        current = open(path).read() if os.path.exists(path) else None
+        if current != text:
+            stale.append(filename)
+            if not check:
+                with open(path, "w") as fh:
+                    fh.write(text)
+    if check and stale:
+        print("out of date: %s (run python man/build.py)" % ", ".join(stale))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The operator's commands end to end against the suite's redis-server (human and --json)."""
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import enqueue_raw, failures, pop, registered_id, wait_until
+
+import forkq.admin  # noqa: F401  (registers the commands)
+from forkq import protocol
+from forkq.cli import cli
+
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def run(url):
+    runner = CliRunner()
+
+    def invoke(*args, code=0):
+        result = runner.invoke(cli, list(args) + ["--redis-url", url], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+def test_enqueue_writes_what_resque_enqueue_writes(r, run):
+    out = run("enqueue", "Mailers::Signup", "42", '{"plan":"pro"}', "plain text", "-q", "mail")
+    assert "enqueued Mailers::Signup" in out
+    assert r.lrange("resque:queue:mail", 0, -1) == [
+        b'{"class":"Mailers::Signup","args":[42,{"plan":"pro"},"plain text"]}']
+    assert r.smembers("resque:queues") == {b"mail"}
+    data = json.loads(run("enqueue", "X", "1.5e20", "-q", "mail", "--json"))
+    assert data == {"enqueued": True, "class": "X", "args": [1.5e20], "queue": "mail"}
+    assert r.lindex("resque:queue:mail", 1) == b'{"class":"X","args":[1.5e+20]}'
+
+
+def test_enqueue_without_a_queue_is_a_usage_error(run):
+    assert "queue" in run("enqueue", "Nowhere", code=2)
+
+
+def test_info_queues_and_workers_like_resque_web(r, run, spawn_worker):
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [30, "info"]})
+    enqueue_raw(r, "default", {"class": "Record", "args": [1]})
+    enqueue_raw(r, "low", {"class": "Record", "args": [2]})
+    r.rpush("resque:failed", protocol.failure_json("2026/11/23 00:00:00 UTC",
+                                                   '{"class":"X","args":[]}', "E", "e", [],
+                                                   "w", "default"))
+    worker = spawn_worker("-q", "default")
+    pop(r, "test:started")
+    wid = registered_id(r, worker.pid)
+    stats = json.loads(run("info", "--json"))
+    assert {k: stats[k] for k in ("pending", "failed", "queues", "workers", "working")} == \
+        {"pending": 2, "failed": 1, "queues": 2, "workers": 1, "working": 1}
+    assert "pending    2" in run("info")
+    assert json.loads(run("queues", "--json")) == {
+        "queues": [{"queue": "default", "size": 1}, {"queue": "low", "size": 1}], "failed": 1}
+    assert "default  1" in run("queues")
+    [row] = json.loads(run("workers", "--json"))
+    assert row["id"] == wid and row["state"] == "working" and row["job"] == "Sleep"
+    assert row["queue"] == "default" and row["since"].endswith("Z")
+    assert row["heartbeat_age"] is not None and row["heartbeat_age"] < 10
+    assert row["host"] == HOST and row["pid"] == worker.pid
+    human = run("workers")
+    assert wid in human and "Sleep on default since" in human and "1 of 1 workers working" in human
+
+
+def _fail_some(r, spawn_worker):
+    """Three failures: 0 Fail("one") on default, 1 Nope(3) on default, 2 Fail("two") on other."""
+    enqueue_raw(r, "default", '{"class":"Fail","args":["one"],"id":"keep"}')
+    enqueue_raw(r, "default", {"class": "Nope", "args": [3]})
+    enqueue_raw(r, "other", {"class": "Fail", "args": ["two"]})
+    worker = spawn_worker("-q", "default,other", "--burst")
+    assert worker.wait(20) == 0
+
+
+def test_failed_list_show_and_filters(r, run, spawn_worker):
+    _fail_some(r, spawn_worker)
+    rows = json.loads(run("failed", "list", "--json"))
+    assert [row["index"] for row in rows] == [2, 1, 0]  # newest first, real indices
+    assert [row["index"] for row in json.loads(run("failed", "list", "--json", "--queue",
+                                                   "other"))] == [2]
+    assert [row["index"] for row in json.loads(run("failed", "list", "--json", "--class",
+                                                   "Nope"))] == [1]
+    human = run("failed", "list")
+    assert "forkq.UnknownJob" in human and "ValueError" in human
+    shown = run("failed", "show", "0")
+    assert "error      one" in shown and "workerjobs.py" in shown
+    assert json.loads(run("failed", "show", "2", "--json"))["error"] == "two"
+    assert "no failed entry at index 9" in run("failed", "show", "9", code=1)
+
+
+def test_failed_retry_is_resque_webs_retry(r, run, spawn_worker):
+    _fail_some(r, spawn_worker)
+    run("failed", "retry", "0")
+    entry = failures(r)[0]
+    assert "retried_at" in entry and entry["payload"]["id"] == "keep"  # marked in place
+    assert r.lrange("resque:queue:default", 0, -1) == [b'{"class":"Fail","args":["one"]}']
+    run("failed", "retry", "2", "--requeue-to", "elsewhere")
+    assert r.lrange("resque:queue:elsewhere", 0, -1) == [b'{"class":"Fail","args":["two"]}']
+    assert r.sismember("resque:queues", "elsewhere")
+    out = json.loads(run("failed", "retry", "--all", "--class", "Nope", "--json"))
+    assert out == [{"index": 1, "queue": "default"}]
+    assert r.llen("resque:failed") == 3
+    assert "removed 3" in run("failed", "clear-retried")
+    assert r.llen("resque:failed") == 0
+
+
+def test_failed_remove_uses_the_sentinel_and_clear_deletes(r, run, spawn_worker):
+    _fail_some(r, spawn_worker)
+    before = r.lrange("resque:failed", 0, -1)
+    run("failed", "remove", "0", "2")
+    assert r.lrange("resque:failed", 0, -1) == [before[1]]
+    assert "cleared 1" in run("failed", "clear")
+    assert not r.exists("resque:failed")
+
+
+def test_prune_now_reports_and_records(r, run):
+    dead = "%s:%d:default" % (HOST, _dead_pid())
+    r.sadd("resque:workers", dead)
+    r.set("resque:worker:" + dead, protocol.claim_json(
+        "default", protocol.run_at(time.time()), '{"class":"Record","args":[1]}'))
+    [row] = json.loads(run("prune", "--json"))
+    assert row["worker"] == dead and row["job"] == "Record"
+    assert failures(r)[0]["exception"] == "Resque::DirtyExit"
+    assert "no dead workers" in run("prune")
+
+
+def _dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_pause_and_resume_all_and_one(r, run, spawn_worker):
+    run("pause")
+    assert r.get("resque:pause-all-workers") == b"true"
+    run("resume")
+    assert r.get("resque:pause-all-workers") is None
+    worker = spawn_worker("-q", "default", "--interval", "0.1")
+    wid = registered_id(r, worker.pid)
+    assert "sent SIGUSR2" in run("pause", "--worker", wid)
+    wait_until(lambda: "Paused" in open("/proc/%d/cmdline" % worker.pid).read(),
+               message="the worker to pause")
+    enqueue_raw(r, "default", {"class": "Record", "args": ["held"]})
+    assert r.blpop(["test:done"], timeout=0.5) is None
+    assert "sent SIGCONT" in run("resume", "--worker", wid)
+    assert pop(r, "test:done")["args"] == ["held"]
+    assert "not on this host" in run("pause", "--worker", "elsewhere:1:q", code=1)

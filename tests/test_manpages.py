@@ -1,0 +1,43 @@
+"""The man pages exist for every command, are up to date with the code, and render cleanly."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+import forkq.admin  # noqa: F401
+from forkq.cli import cli
+
+MAN = os.path.join(ROOT, "man")
+
+
+def test_pages_are_generated_from_the_current_commands():
+    done = subprocess.run([sys.executable, os.path.join(MAN, "build.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_command_and_option_is_documented():
+    for name, command in cli.commands.items():
+        page = open(os.path.join(MAN, "forkq-%s.1" % name)).read()
+        subs = getattr(command, "commands", {"": command})
+        for sub in subs.values():
+            for param in sub.params:
+                for opt in getattr(param, "opts", []):
+                    if opt.startswith("-"):
+                        assert opt.replace("-", "\\-") in page, (name, opt)
+    overview = open(os.path.join(MAN, "forkq.1")).read()
+    for name in cli.commands:
+        assert "forkq\\-%s" % name in overview
+
+
+@pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
+def test_pages_render_without_warnings():
+    for page in sorted(os.listdir(MAN)):
+        if page.endswith(".1"):
+            done = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(MAN, page)],
+                                  capture_output=True, text=True)
+            assert done.returncode == 0 and done.stderr == "", (page, done.stderr)
