@@ -152,3 +152,42 @@ def test_pause_and_resume_all_and_one(r, run, spawn_worker):
     assert "sent SIGCONT" in run("resume", "--worker", wid)
     assert pop(r, "test:done")["args"] == ["held"]
     assert "not on this host" in run("pause", "--worker", "elsewhere:1:q", code=1)
+
+
+def test_work_json_log_has_one_line_per_job_event(r, spawn_worker):
+    enqueue_raw(r, "default", {"class": "Record", "args": [1]})
+    enqueue_raw(r, "default", {"class": "Fail", "args": ["logged"]})
+    worker = spawn_worker("-q", "default", "--burst", "-v", "--log-format", "json")
+    assert worker.wait(20) == 0
+    events = [json.loads(line) for line in worker.log.splitlines() if line.startswith("{")]
+    by_name = {}
+    for event in events:
+        by_name.setdefault(event["event"], []).append(event)
+    assert [e["job"] for e in by_name["reserved"]] == ["Record", "Fail"]
+    [done] = by_name["done"]
+    [failed] = by_name["failed"]
+    for event in (done, failed):
+        assert event["queue"] == "default" and event["duration"] >= 0 and event["pid"] > 0
+        assert event["worker"].endswith(":default")
+    assert failed["message"] == "ValueError: logged"
+    exits = by_name["child_exit"]
+    assert len(exits) == 2 and all(e["status"] == "exited with status 0" or
+                                   e["status"] == "exited with status 10" for e in exits)
+    assert all(e["peak_rss_mb"] > 0 for e in exits)
+
+
+def test_background_detaches_and_writes_the_pidfile(r, url, tmp_path):
+    from conftest import worker_env, TESTS
+    pidfile = tmp_path / "w.pid"
+    done = subprocess.run([__import__("sys").executable, "-m", "forkq", "work", "-q", "default",
+                           "-r", "workerjobs", "--redis-url", url, "--background",
+                           "--pidfile", str(pidfile), "--interval", "0.1"],
+                          env=worker_env(url), cwd=TESTS, timeout=10)
+    assert done.returncode == 0  # the foreground process returns at once
+    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text(), message="pidfile"))
+    registered_id(r, pid)
+    enqueue_raw(r, "default", {"class": "Record", "args": ["daemon"]})
+    assert pop(r, "test:done")["args"] == ["daemon"]
+    import os
+    os.kill(pid, signal.SIGQUIT)
+    wait_until(lambda: not pidfile.exists(), message="pidfile removed on exit")
