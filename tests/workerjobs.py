@@ -173,3 +173,31 @@ def _after_fork(job):
 @forkq.job(name="AfterForkProbe")
 def after_fork_probe():
     mark("test:done", job="AfterForkProbe")
+
+
+@forkq.job(name="Chaos")
+def chaos(job_id, sleep_ms=0):
+    if sleep_ms:
+        time.sleep(sleep_ms / 1000.0)
+    client().rpush("test:chaos", job_id)
+
+
+@forkq.job(name="SleepFile")
+def sleep_file(path, seconds):
+    """Reports without Redis, so it can finish while Redis is down."""
+    with open(path + ".started", "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(seconds)
+    with open(path, "w") as fh:
+        fh.write("done")
+
+
+@forkq.job(name="Orphans")
+def orphans(seconds):
+    """Leaves a process behind whose parent is gone: it is re-parented to init (PID 1)."""
+    if os.fork() == 0:
+        if os.fork() == 0:
+            time.sleep(seconds)
+            os._exit(0)
+        os._exit(0)
+    mark("test:done", job="Orphans")
