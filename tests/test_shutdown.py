@@ -1,0 +1,133 @@
+"""Shutdown that fits Heroku and Kubernetes, PID 1, and children that outlive their parent."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import TESTS, enqueue_raw, failures, pop, registered_id, wait_until, worker_env
+
+
+def test_term_to_the_group_twice_lets_the_job_finish_within_shutdown_timeout(r, spawn_worker):
+    # mechanism: --shutdown-timeout delays the child's TERM; the child has its own process
+    # group, so a TERM to the worker's group (Heroku, Ctrl-C) does not reach it directly
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [1, "finishes"]})
+    worker = spawn_worker("-q", "default", "--shutdown-timeout", "10")
+    pop(r, "test:started")
+    os.killpg(worker.pid, signal.SIGTERM)
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert pop(r, "test:done")["tag"] == "finishes"
+    assert failures(r) == [] and r.get("resque:stat:processed") == b"1"
+    assert r.smembers("resque:workers") == set()
+
+
+def test_a_job_that_cannot_finish_is_failed_with_the_reason(r, spawn_worker):
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "too long"]})
+    worker = spawn_worker("-q", "default", "--shutdown-timeout", "0.5", "--term-timeout", "1")
+    pop(r, "test:started")
+    began = time.monotonic()
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert time.monotonic() - began < 0.5 + 1 + 2
+    [entry] = failures(r)
+    assert "worker shutting down (SIGTERM)" in entry["error"]
+    assert r.llen("resque:queue:default") == 0
+
+
+def test_requeue_on_shutdown_puts_the_job_back_at_the_head(r, spawn_worker):
+    # mechanism: the cycle script's requeue branch (LPUSH, not processed, no failure)
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "requeued"]})
+    enqueue_raw(r, "default", {"class": "Record", "args": ["next"]})
+    worker = spawn_worker("-q", "default", "--shutdown-timeout", "0.2", "--requeue-on-shutdown")
+    pop(r, "test:started")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert failures(r) == []
+    assert r.lrange("resque:queue:default", 0, -1) == [
+        b'{"class":"Sleep","args":[60,"requeued"]}', b'{"class":"Record","args":["next"]}']
+    assert r.get("resque:stat:processed") is None
+
+
+def test_a_child_stops_when_its_parent_dies_and_the_job_is_found_by_prune(r, spawn_worker):
+    # mechanism: PR_SET_PDEATHSIG in the child (and in the fork server), prune by dead pid
+    # The prune lock lasts one heartbeat interval (Resque's rule): keep it short here.
+    fast = ("--heartbeat-interval", "1", "--prune-interval", "5")
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "orphaned"]})
+    worker = spawn_worker("-q", "default", *fast)
+    child = pop(r, "test:started")["pid"]
+    os.kill(worker.pid, signal.SIGKILL)  # the parent only
+    worker.wait(10)
+    wait_until(lambda: not _alive(child), timeout=5, message="the child to stop")
+    assert r.llen("test:done") == 0
+    spawn_worker("-q", "default", *fast)
+    wait_until(lambda: r.llen("resque:failed") == 1, timeout=10,
+               message="the next worker's prune to record the job")
+    [entry] = failures(r)
+    assert entry["payload"]["args"] == [60, "orphaned"]
+    assert "Job still being processed" in entry["error"] and "is gone" in entry["error"]
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().split(")")[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare (util-linux) and root for a PID namespace")
+def test_as_pid_1_every_orphan_is_reaped(r, url):
+    # mechanism: reap_orphans on SIGCHLD when the worker is PID 1
+    enqueue_raw(r, "default", {"class": "Orphans", "args": [0.3]})
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "pid1"]})
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", sys.executable,
+                             "-m", "forkq", "work", "-q", "default", "-r", "workerjobs",
+                             "--redis-url", url],
+                            env=worker_env(url), cwd=TESTS, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        pop(r, "test:done")  # Orphans ran
+        pop(r, "test:started")  # the worker went on to the next job
+        worker = _pid_1_of(proc.pid)
+        assert worker is not None
+        time.sleep(0.6)  # the orphan exits after 0.3 s; nothing meets us through Redis here
+        zombies = [p for p in _children(worker) if _state(p) == "Z"]
+        assert zombies == []
+        assert r.smembers("resque:workers")
+    finally:
+        if proc.poll() is None:
+            os.kill(_pid_1_of(proc.pid) or proc.pid, signal.SIGTERM)
+            proc.wait(15)
+    assert proc.returncode == 0
+
+
+def _children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as fh:
+                    if int(fh.read().split(")")[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (FileNotFoundError, ValueError):
+                pass
+    return out
+
+
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().split(")")[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def _pid_1_of(unshare_pid):
+    # unshare --fork: the worker is unshare's child, PID 1 inside the namespace
+    kids = _children(unshare_pid)
+    return kids[0] if kids else None
