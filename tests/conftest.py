@@ -33,7 +33,7 @@ def free_port():
 class RedisServer:
     """A redis-server of the suite's own; restartable (AOF keeps data across restarts)."""
 
-    def __init__(self, appendonly=False):
+    def __init__(self, appendonly=False, extra=(), tls_ca=None):
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.exit("redis-server is not on PATH; tests/run.sh installs it", returncode=3)
@@ -41,6 +41,8 @@ class RedisServer:
         self.dir = tempfile.mkdtemp(prefix="forkq-redis-")
         self.port = free_port()
         self.appendonly = appendonly
+        self.extra = list(extra)  # "{port}" in it is replaced by the chosen port
+        self.tls_ca = tls_ca      # the server speaks only TLS, signed by this CA file
         self.proc = None
         self.start()
 
@@ -52,8 +54,9 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes" if self.appendonly else "no", "--dir", self.dir,
                 "--logfile", os.path.join(self.dir, "redis.log")]
+        args += [a.replace("{port}", str(self.port)) for a in self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
+        client = self.client()
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -75,7 +78,9 @@ class RedisServer:
         # no automatic retries, so a test sees exactly what the server did.
         kw.setdefault("socket_timeout", None)
         kw.setdefault("retry", Retry(NoBackoff(), 0))
-        return redis.Redis(port=self.port, **kw)
+        if self.tls_ca:
+            kw.update(ssl=True, ssl_ca_certs=self.tls_ca)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def cleanup(self):
         self.stop()
@@ -135,7 +140,8 @@ class WorkerProcess:
 
     @property
     def log(self):
-        self.log_file.flush()
+        if not self.log_file.closed:
+            self.log_file.flush()
         with open(self.log_path) as fh:
             return fh.read()
 
