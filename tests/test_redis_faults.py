@@ -1,0 +1,163 @@
+"""Redis stopped, restarted, flushed and cut while a worker is idle, mid-job and reserving:
+the worker backs off, comes back, re-registers, and records every job exactly once.
+
+Each test has its own redis-server with AOF on, so data survives the restart as it would in
+production."""
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from conftest import RedisServer, enqueue_raw, failures, pop, registered_id, wait_until
+
+FAST = ("--heartbeat-interval", "1", "--prune-interval", "5", "--interval", "0.2")
+
+
+@pytest.fixture
+def server():
+    srv = RedisServer(appendonly=True)
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def client(server):
+    c = server.client()
+    yield c
+    c.close()
+
+
+def start(spawn_worker, server, *args):
+    return spawn_worker("-q", "default", *(FAST + args), url_override=server.url,
+                        env={"FORKQ_TEST_REDIS_URL": server.url})
+
+
+def test_restart_while_idle(server, client, spawn_worker):
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    server.stop()
+    wait_until(lambda: "redis_down" in worker.log, message="the worker to notice")
+    server.start()
+    client = server.client()
+    enqueue_raw(client, "default", {"class": "Record", "args": ["after restart"]})
+    assert pop(client, "test:done", timeout=20)["args"] == ["after restart"]
+    assert worker.alive() and "Redis is back" in worker.log
+    assert client.sismember("resque:workers", wid)
+    delays = [float(d) for d in re.findall(r"retrying in ([0-9.]+) s", worker.log)]
+    assert delays and delays == sorted(delays) and max(delays) <= 10  # capped, exponential
+    if len(delays) > 1:
+        assert delays[1] == 2 * delays[0]
+
+
+def test_restart_mid_job_records_the_job_once_redis_is_back(server, client, spawn_worker,
+                                                            tmp_path):
+    marker = str(tmp_path / "job")
+    enqueue_raw(client, "default", {"class": "SleepFile", "args": [marker, 1.0]})
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    wait_until(lambda: os.path.exists(marker + ".started"), message="the job to start")
+    server.stop()
+    wait_until(lambda: os.path.exists(marker), timeout=10, message="the job to finish")
+    time.sleep(0.5)  # the parent now holds the outcome and cannot write it
+    server.start()
+    client = server.client()
+    wait_until(lambda: client.get("resque:stat:processed") == b"1", timeout=20,
+               message="the job recorded after the restart")
+    assert failures(client) == []
+    assert client.get("resque:worker:" + wid) is None  # nothing half-claimed left
+    assert worker.alive()
+
+
+def test_flushall_while_running_re_registers(server, client, spawn_worker):
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    client.flushall()
+    wait_until(lambda: client.sismember("resque:workers", wid), timeout=10,
+               message="the worker to register again")
+    assert client.get("resque:worker:%s:started" % wid)
+    assert client.hget("resque:workers:heartbeat", wid)
+    enqueue_raw(client, "default", {"class": "Record", "args": ["still here"]})
+    assert pop(client, "test:done")["args"] == ["still here"]
+
+
+def test_connection_cut_is_survived(server, client, spawn_worker):
+    enqueue_raw(client, "default", {"class": "Sleep", "args": [0.5, "cut"]})
+    worker = start(spawn_worker, server)
+    pop(client, "test:started")
+    client.client_kill_filter(_type="normal", skipme=True)  # every client but this one
+    assert pop(client, "test:done")["tag"] == "cut"
+    wait_until(lambda: client.get("resque:stat:processed") == b"1", message="the record")
+    enqueue_raw(client, "default", {"class": "Record", "args": ["after the cut"]})
+    assert pop(client, "test:done")["args"] == ["after the cut"]
+    assert worker.alive() and failures(client) == []
+
+
+def test_down_at_start_up_then_up(server, spawn_worker):
+    server.stop()
+    worker = start(spawn_worker, server)
+    wait_until(lambda: "Redis unavailable" in worker.log, message="the worker to retry")
+    server.start()
+    client = server.client()
+    registered_id(client, worker.pid, timeout=20)
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait(15) == 0
+
+
+def test_stop_while_redis_is_down_still_exits(server, client, spawn_worker):
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    server.stop()
+    wait_until(lambda: "redis_down" in worker.log, message="the worker to notice")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert "could not unregister" in worker.log
+    server.start()
+    client = server.client()
+    assert client.sismember("resque:workers", wid)  # left behind, for the next prune:
+    start(spawn_worker, server)
+    wait_until(lambda: not client.sismember("resque:workers", wid), timeout=10,
+               message="the next worker to prune the stopped one")
+
+
+def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
+    """The cycle script ran but its reply was lost: Worker.recover compares our claim's sha1
+    with the one we hold and puts a job we never saw back at the head of its queue."""
+    from forkq import protocol
+    from forkq.config import Config
+    from forkq.store import Reserved
+    from forkq.supervise import Outcome
+    from forkq.worker import Pending, Worker
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
+    for i in range(2):
+        enqueue_raw(client, "default", {"class": "Record", "args": [i]})
+    first = worker.cycle(reserve=True)  # job 0 claimed; we "perform" it
+    assert isinstance(first, Reserved)
+    worker.pending = Pending("default", first.raw, Outcome(True))
+    # the next cycle records job 0 and claims job 1, but its reply never reaches us:
+    args = worker.pending.args(worker.id)
+    client_side = worker.store.cycle(worker.id, protocol.run_at(time.time()), args, worker.plan)
+    assert isinstance(client_side[0], Reserved)
+    worker.uncertain = True
+    worker.recover()
+    assert worker.pending is None                          # job 0's record went through
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.lrange("resque:queue:default", 0, -1) == [b'{"class":"Record","args":[1]}']
+    assert client.get("resque:worker:" + worker.id) is None  # nothing half-claimed
+
+
+def test_a_lost_reply_before_the_script_ran_is_retried_as_is(server, client):
+    from forkq.config import Config
+    from forkq.supervise import Outcome
+    from forkq.worker import Pending, Worker
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
+    enqueue_raw(client, "default", {"class": "Record", "args": [0]})
+    first = worker.cycle(reserve=True)
+    worker.pending = Pending("default", first.raw, Outcome(True))
+    worker.uncertain = True  # as if the call failed before Redis ran it
+    worker.recover()
+    assert worker.pending is not None  # our claim is still there: nothing was recorded yet
+    worker.cycle(reserve=True)
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + worker.id) is None
