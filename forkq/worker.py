@@ -94,7 +94,7 @@ class Worker:
                        pid=self.pid)
         self.retrying(self.store.clear_heartbeat, self.id)
         self.retrying(self.beat, False)
-        self.prune()
+        self.retrying(self.prune)
         hooks.run("before_first_fork")
         self.retrying(self.store.register, self.id, self.started)
         self.registered = True
@@ -172,14 +172,23 @@ class Worker:
 
     def flush_pending(self):
         """On the way out: the last job's record must still be written."""
+        if self.pending is None:
+            return
+        self.last_tries(lambda: self.cycle(reserve=False) or self.pending is None,
+                        "could not record the last job, Redis unavailable: %s; the next "
+                        "prune will record it as failed")
+
+    def last_tries(self, attempt, giving_up):
+        """On the way out, Redis may be down: try `attempt` until it returns true, for at most
+        max(10 s, --term-timeout); then log `giving_up` and leave it to the next prune."""
         deadline = time.monotonic() + max(10.0, self.config.term_timeout)
-        while self.pending is not None:
+        while True:
             try:
-                self.cycle(reserve=False)
+                if attempt():
+                    return
             except REDIS_DOWN as exc:
                 if time.monotonic() > deadline:
-                    self.log.event("error", "could not record the last job, Redis unavailable:"
-                                   " %s; the next prune will record it as failed" % exc)
+                    self.log.event("error", giving_up % exc)
                     return
                 time.sleep(0.5)
 
@@ -213,6 +222,9 @@ class Worker:
             return
         outcome, child = self.supervise(job)
         self.pending = Pending(job.queue, job.raw, outcome, child, now)
+        if child is None:  # fork failed (EAGAIN, ENOMEM): the job goes back; give it a moment
+            self.log.event("error", outcome.error)
+            self.wait_fds((), 1.0)
         if child is not None and (child.status is not None or not child.accepting or
                                   child.jobs_sent >= self.config.jobs_per_child):
             self.let_go(child)
@@ -497,29 +509,23 @@ class Worker:
         """Remove every key of ours; a job still claimed is recorded as failed (or requeued)."""
         if self.waker is not None:
             self.waker.close()
-        deadline = time.monotonic() + max(10.0, self.config.term_timeout)
-        while True:
-            try:
-                claim = self.store.claim(self.id)
-                failure, requeue = "", None
-                if claim:
-                    queue, raw, is_json, _cls = protocol.split_claim(claim)
-                    if self.config.requeue_on_shutdown and is_json:
-                        requeue = (queue, raw)
-                    else:
-                        failure = protocol.failure_json(
-                            protocol.failed_at(time.time()), raw, errors.DIRTY_EXIT,
-                            "Job still being processed: worker %s stopped (%s)"
-                            % (self.id, self.stop_reason or "exit"), [], self.id, queue,
-                            payload_is_json=is_json)
-                if self.store.release(self.id, claim, failure, requeue) >= 0:
-                    return
-            except REDIS_DOWN as exc:
-                if time.monotonic() > deadline:
-                    self.log.event("error", "could not unregister, Redis unavailable: %s; the "
-                                   "next prune will record this worker's job" % exc)
-                    return
-                time.sleep(0.5)
+        self.last_tries(self.release_self, "could not unregister, Redis unavailable: %s; the "
+                                           "next prune will record this worker's job")
+
+    def release_self(self):
+        claim = self.store.claim(self.id)
+        failure, requeue = "", None
+        if claim:
+            queue, raw, is_json, _cls = protocol.split_claim(claim)
+            if self.config.requeue_on_shutdown and is_json:
+                requeue = (queue, raw)
+            else:
+                failure = protocol.failure_json(
+                    protocol.failed_at(time.time()), raw, errors.DIRTY_EXIT,
+                    "Job still being processed: worker %s stopped (%s)"
+                    % (self.id, self.stop_reason or "exit"), [], self.id, queue,
+                    payload_is_json=is_json)
+        return self.store.release(self.id, claim, failure, requeue) >= 0
 
 
 class Pending:

@@ -189,3 +189,10 @@ def test_passwords_are_redacted():
     assert redact_url("redis://user:s3cret@host:6380/1") == "redis://user:***@host:6380/1"
     assert redact_url("rediss://:s3cret@host/0") == "rediss://:***@host/0"
     assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_config_defaults_are_the_options_defaults():
+    import dataclasses
+    from forkq.config import OPTIONS
+    fields = {f.name: f.default for f in dataclasses.fields(Config)}
+    assert fields == {o.name: o.default for o in OPTIONS}

@@ -303,3 +303,13 @@ def test_bad_queue_config_exits_with_named_code(url):
                            url], env=worker_env(url), capture_output=True, text=True)
     assert proc.returncode == 78
     assert "at least one queue" in proc.stderr
+
+
+def test_priority_order_holds_across_a_long_queue_list(r, spawn_worker):
+    """Past 16 queues the reserve script halves with EXISTS; order must not change."""
+    names = ["q%03d" % i for i in range(60)]
+    for q in ("q041", "q007", "q059", "q007"):
+        enqueue_raw(r, q, {"class": "Record", "args": [q]})
+    burst(spawn_worker, "-q", ",".join(names))
+    assert [pop(r, "test:done")["args"][0] for _ in range(4)] == ["q007", "q007", "q041",
+                                                                  "q059"]
