@@ -40,11 +40,16 @@ class RedisServer:
                 time.sleep(0.02)
         self.version = self.r.info("server")["redis_version"]
 
-    def calls(self):
-        """Commands executed so far, all kinds added up. A Lua script counts once as EVAL or
-        EVALSHA and once more for every command it runs (they appear under their own names)."""
+    def stats(self):
+        """Commands executed so far, by name. A Lua script counts once as EVAL or EVALSHA and
+        once more for every command it runs (they appear under their own names)."""
         stats = self.r.info("commandstats")
-        return sum(v["calls"] for k, v in stats.items() if not k.startswith(BENCH_COMMANDS))
+        return {k[len("cmdstat_"):]: v["calls"] for k, v in stats.items()
+                if not k.startswith(BENCH_COMMANDS)}
+
+    def calls(self):
+        """Commands executed so far, all kinds added up."""
+        return sum(self.stats().values())
 
     def fresh(self):
         """Empty data and zeroed counters before each measured run."""

@@ -1,5 +1,11 @@
-"""Run inside the benchmark's venv: fill an rq queue, or measure rq's idle → start latency."""
+"""Runs inside the benchmark's venv (rq is not installed beside forkq): fill an rq queue with
+no-op jobs, or measure rq's idle → start latency against an rq worker already waiting.
+
+    python rq_driver.py fill URL N
+    python rq_driver.py latency URL N      # prints a JSON list of N latencies in seconds
+"""
 import json
+import random
 import sys
 import time
 
@@ -10,20 +16,22 @@ from rq import Queue
 def main():
     cmd, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     conn = redis.Redis.from_url(url)
-    queue = Queue("bench", connection=conn)
     if cmd == "fill":
-        with conn.pipeline() as pipe:
+        queue = Queue("bench", connection=conn)
+        with conn.pipeline() as pipe:  # rq's own enqueue, batched: the fill is not measured
             for i in range(n):
                 queue.enqueue("jobs_rq.noop", i, pipeline=pipe)
             pipe.execute()
     elif cmd == "latency":
+        queue = Queue("lat", connection=conn)
         samples = []
-        for i in range(n):
-            t = time.time()
+        for i in range(n + 1):  # the first one warms the worker up and is not kept
+            time.sleep(random.uniform(0.02, 0.05))  # pushes at no fixed phase to the worker
+            began = time.time()
             queue.enqueue("jobs_rq.stamp", "stamps")
             _key, value = conn.blpop(["stamps"], timeout=30)
-            samples.append(float(value) - t)
-            time.sleep(0.05)
+            if i:
+                samples.append(float(value) - began)
         print(json.dumps(samples))
 
 

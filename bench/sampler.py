@@ -52,9 +52,17 @@ def _hwm(pid):
     return None
 
 
+def _exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+
+
 class Tree:
-    """A worker and its descendants. Helpers that outlive jobs (forkq's fork server, recognised
-    by its title) are followed for their children but not counted as job children."""
+    """A worker and its descendants. Job children are forks of the worker: the same program.
+    Helpers that outlive jobs (forkq's fork server, recognised by its title) and other programs
+    run at start-up (rq runs `file -b python`) are followed but not counted as job children."""
 
     HELPER_TITLES = (b"Fork server",)
 
@@ -63,12 +71,14 @@ class Tree:
         self.root = None
         self.members = set()
         self.helpers = set()
+        self.exe = None
         self.peak = {}           # job child pid -> highest VmHWM seen
         self.uss = {}            # job child pid -> highest USS seen (only if asked)
 
     def start(self, root):
         self.root = root
         self.members = {root}
+        self.exe = _exe(root)
 
     def tick(self, uss=False):
         last = _last_pid()
@@ -91,7 +101,10 @@ class Tree:
                 self.members.discard(pid)
                 continue
             title = _read("/proc/%d/cmdline" % pid) or b""
-            if any(t in title for t in self.HELPER_TITLES):
+            exe = _exe(pid)
+            if exe is None:                # exiting: its memory is being torn down
+                continue
+            if any(t in title for t in self.HELPER_TITLES) or exe != self.exe:
                 self.helpers.add(pid)
                 self.peak.pop(pid, None)   # seen before it had set its title
                 self.uss.pop(pid, None)
@@ -140,7 +153,7 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
     """Start `cmd` (a burst worker) over a queue already holding n jobs; wait for it to exit.
 
     Returns figures, or {"error": reason} if it timed out, failed, or left jobs behind."""
-    calls0 = server.calls()
+    stats0 = server.stats()
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     tree = Tree()
     rss = []                  # (jobs done, parent RSS)
@@ -177,7 +190,11 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
             time.sleep(TICK)
         took = time.perf_counter() - began
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        calls = server.calls() - calls0 - probes
+        stats1 = server.stats()
+        by_command = {k: v - stats0.get(k, 0) for k, v in stats1.items()}
+        by_command["llen"] = by_command.get("llen", 0) - probes  # the bench's own LLENs
+        by_command = {k: v for k, v in by_command.items() if v}
+        calls = sum(by_command.values())
         left = server.r.llen(queue_key)
         if proc.returncode != 0:
             reason = _tail(err)
@@ -191,6 +208,8 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     result = {"seconds": took, "jobs_per_s": n / took, "cmds_per_job": calls / n,
               "cpu_ms_per_job": 1000 * cpu / n,
+              "cmds_per_job_by_command": dict(sorted(
+                  ((k, v / n) for k, v in by_command.items()), key=lambda kv: -kv[1])),
               "steady_jobs_per_s": None, "steady_cpu_ms_per_job": None,
               "parent_rss_mb": None, "child_rss_mb": None, "children_sampled": len(tree.peak)}
     if mark_a and mark_b and mark_b[0] > mark_a[0]:
@@ -198,8 +217,11 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
     if mark_a and mark_a[2] is not None and n > mark_a[1]:
         result["steady_cpu_ms_per_job"] = 1000 * (cpu - mark_a[2]) / (n - mark_a[1])
     if rss:
+        # start: once WARM of the jobs are done; end: the last sample while jobs remained
+        # (later ones can catch the process tearing itself down, RSS falling to 0)
         start = next((r for d, r in rss if d >= warm), rss[-1][1])
-        result["parent_rss_mb"] = {"start": start / 1e6, "end": rss[-1][1] / 1e6,
+        end = next((r for d, r in reversed(rss) if d < n and r), rss[-1][1])
+        result["parent_rss_mb"] = {"start": start / 1e6, "end": end / 1e6,
                                    "peak": max(r for _, r in rss) / 1e6}
     if reported and reported.get("child_maxrss_kb"):
         # the floor reaps its own children with wait4 and reports their exact peak RSS

@@ -25,10 +25,15 @@ from .supervise import Child, Outcome
 
 MAX_BACKOFF = 10.0
 RSS_POLL = 0.5
+BURST_GIVE_UP = 10.0  # --burst is for scripts and cron: they want an answer, not a vigil
 
 
 class Stop(Exception):
     """Leave the loop now (a stop was asked for while Redis was unreachable)."""
+
+
+class Unavailable(Exception):
+    """--burst and Redis stayed unreachable: exit UNAVAILABLE rather than wait forever."""
 
 
 class Worker:
@@ -70,6 +75,9 @@ class Worker:
             self.loop()
         except Stop:
             pass
+        except Unavailable as exc:
+            self.log.event("error", "giving up: %s" % exc)
+            code = ExitCode.UNAVAILABLE
         except Exception as exc:  # a forkq bug or an unrecoverable error: record, then leave
             self.log.event("error", "Failed to start worker : %r" % exc,
                            traceback=traceback.format_exc())
@@ -481,7 +489,8 @@ class Worker:
 
     def retrying(self, op, *args):
         """Run a Redis operation until it succeeds, backing off (capped, exponential) and still
-        acting on signals; a stop asked for meanwhile raises Stop."""
+        acting on signals; a stop asked for meanwhile raises Stop. With --burst, Redis gone for
+        BURST_GIVE_UP seconds raises Unavailable."""
         delay = 0.1
         down_since = None
         while True:
@@ -496,6 +505,11 @@ class Worker:
             except REDIS_DOWN as exc:
                 if down_since is None:
                     down_since = time.monotonic()
+                if self.config.draining and \
+                        time.monotonic() - down_since + delay > BURST_GIVE_UP:
+                    raise Unavailable("Redis unreachable for %.1f s, and --burst waits at most "
+                                      "%d s" % (time.monotonic() - down_since, BURST_GIVE_UP)
+                                      ) from exc
                 self.log.event("redis_down", "Redis unavailable (%s: %s); retrying in %.1f s"
                                % (type(exc).__name__, exc, delay))
                 self.wait_fds((), delay)
@@ -509,6 +523,12 @@ class Worker:
         """Remove every key of ours; a job still claimed is recorded as failed (or requeued)."""
         if self.waker is not None:
             self.waker.close()
+        if not self.registered:  # never got as far as registering: one quiet try
+            try:
+                self.release_self()
+            except REDIS_DOWN:
+                pass
+            return
         self.last_tries(self.release_self, "could not unregister, Redis unavailable: %s; the "
                                            "next prune will record this worker's job")
 

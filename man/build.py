@@ -28,7 +28,7 @@ EXIT_MEANINGS = {
     "REPORT_LOST": "child: could not write its report (the parent is gone)",
     "PARENT_GONE": "child: the parent died before the job started",
     "CHILD_ERROR": "child: forkq itself failed in the child; the parent records it",
-    "UNAVAILABLE": "parent: Redis could not be reached",
+    "UNAVAILABLE": "parent: --burst and Redis unreachable for 10 s (a worker waits for it)",
     "SOFTWARE": "parent: an internal error ended the worker (logged, unregistered)",
     "CONFIG": "parent: bad configuration (no queues, a --require that fails)",
 }

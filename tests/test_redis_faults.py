@@ -161,3 +161,12 @@ def test_a_lost_reply_before_the_script_ran_is_retried_as_is(server, client):
     worker.cycle(reserve=True)
     assert client.get("resque:stat:processed") == b"1"
     assert client.get("resque:worker:" + worker.id) is None
+
+
+def test_burst_gives_up_with_unavailable_when_redis_stays_down(server, spawn_worker):
+    # a long-running worker waits for Redis forever; --burst (scripts, cron) answers with 69
+    server.stop()
+    worker = start(spawn_worker, server, "--burst")
+    assert worker.wait(30) == 69
+    assert "giving up: Redis unreachable" in worker.log
+    assert "could not unregister" not in worker.log  # it never registered
