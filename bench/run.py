@@ -10,6 +10,7 @@ Not part of the test suite's pass/fail: machines are noisy (tests only check tha
 """
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -187,8 +188,8 @@ def percentiles(values):
     if not values:
         return {"error": "no samples"}
 
-    def pick(q):  # nearest rank
-        return values[min(len(values) - 1, max(0, int(round(q * len(values) + 0.5)) - 1))]
+    def pick(q):  # nearest rank: the smallest value with at least q of the samples at or below
+        return values[min(len(values), max(1, math.ceil(q * len(values)))) - 1]
     return {"p50_ms": pick(0.50), "p99_ms": pick(0.99), "max_ms": values[-1],
             "samples": len(values)}
 

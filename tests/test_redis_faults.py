@@ -60,7 +60,8 @@ def test_restart_mid_job_records_the_job_once_redis_is_back(server, client, spaw
     wait_until(lambda: os.path.exists(marker + ".started"), message="the job to start")
     server.stop()
     wait_until(lambda: os.path.exists(marker), timeout=10, message="the job to finish")
-    time.sleep(0.5)  # the parent now holds the outcome and cannot write it
+    wait_until(lambda: "Redis unavailable" in worker.log, timeout=10,
+               message="the worker holding the outcome it cannot write")
     server.start()
     client = server.client()
     wait_until(lambda: client.get("resque:stat:processed") == b"1", timeout=20,

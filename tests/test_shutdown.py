@@ -91,13 +91,16 @@ def test_as_pid_1_every_orphan_is_reaped(r, url):
                             env=worker_env(url), cwd=TESTS, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
+        orphan = pop(r, "test:orphan")["orphan"]  # host pid (the job saw its namespace's)
         pop(r, "test:done")  # Orphans ran
         pop(r, "test:started")  # the worker went on to the next job
         worker = _pid_1_of(proc.pid)
         assert worker is not None
-        time.sleep(0.6)  # the orphan exits after 0.3 s; nothing meets us through Redis here
-        zombies = [p for p in _children(worker) if _state(p) == "Z"]
-        assert zombies == []
+        # The orphan ends (killed with its job's process group, or after 0.3 s) and is
+        # re-parented to PID 1; a zombie keeps its process entry until PID 1 reaps it.
+        wait_until(lambda: not _in_namespace_of(worker, orphan), timeout=5,
+                   message="the orphan reaped by PID 1")
+        assert not any(_state(p) == "Z" for p in _children(worker))
         assert r.smembers("resque:workers")
     finally:
         if proc.poll() is None:
@@ -125,6 +128,26 @@ def _state(pid):
             return fh.read().split(")")[1].split()[0]
     except FileNotFoundError:
         return None
+
+
+def _in_namespace_of(init_pid, ns_pid):
+    """Is there a process (alive or zombie) with pid `ns_pid` in init_pid's PID namespace?"""
+    try:
+        namespace = os.readlink("/proc/%d/ns/pid" % init_pid)
+    except OSError:
+        return False
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % entry) as fh:
+                nspid = [line for line in fh if line.startswith("NSpid:")]
+            if nspid and nspid[0].split()[-1] == str(ns_pid) and \
+                    os.readlink("/proc/%s/ns/pid" % entry) == namespace:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _pid_1_of(unshare_pid):

@@ -195,9 +195,13 @@ def sleep_file(path, seconds):
 @forkq.job(name="Orphans")
 def orphans(seconds):
     """Leaves a process behind whose parent is gone: it is re-parented to init (PID 1)."""
-    if os.fork() == 0:
-        if os.fork() == 0:
+    middle = os.fork()
+    if middle == 0:
+        orphan = os.fork()
+        if orphan == 0:
             time.sleep(seconds)
             os._exit(0)
+        mark("test:orphan", orphan=orphan)
         os._exit(0)
+    os.waitpid(middle, 0)  # the orphan's parent is gone: it is re-parented to init
     mark("test:done", job="Orphans")
