@@ -138,6 +138,23 @@ def _json_type(value):
     return "null"
 
 
+def enqueued_at(payload):
+    """When the payload says it was enqueued (epoch seconds), or None. Resque's own payloads do
+    not say; ActiveJob's wrapper (args[0]["enqueued_at"]) and some producers do."""
+    candidates = [payload.get("enqueued_at")]
+    args = payload.get("args")
+    if isinstance(args, list) and args and isinstance(args[0], dict):
+        candidates.append(args[0].get("enqueued_at"))
+    for value in candidates:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value) / 1000.0 if value > 1e11 else float(value)  # ms or s
+        if isinstance(value, str):
+            parsed = parse_time(value)
+            if parsed is not None:
+                return parsed
+    return None
+
+
 def display_text(raw, limit=None):
     """A raw entry as text for failure records: valid UTF-8 as is, bad bytes as \\xNN."""
     if isinstance(raw, bytes):

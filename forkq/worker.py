@@ -220,7 +220,9 @@ class Worker:
             return
         job = child_mod.Job(reserved.queue, reserved.raw, payload, spec, now)
         self.titles.processing(job.queue, int(now), job.class_name)
-        self.log.event("reserved", queue=job.queue, job=job.class_name)
+        since = protocol.enqueued_at(payload) if self.log.verbose else None
+        self.log.event("reserved", queue=job.queue, job=job.class_name,
+                       queue_latency=round(now - since, 4) if since is not None else None)
         try:
             hooks.run("before_fork", job)
         except Exception as exc:

@@ -155,7 +155,8 @@ def test_pause_and_resume_all_and_one(r, run, spawn_worker):
 
 
 def test_work_json_log_has_one_line_per_job_event(r, spawn_worker):
-    enqueue_raw(r, "default", {"class": "Record", "args": [1]})
+    enqueue_raw(r, "default", {"class": "Record", "args": [1],
+                               "enqueued_at": round(time.time() - 2, 3)})
     enqueue_raw(r, "default", {"class": "Fail", "args": ["logged"]})
     worker = spawn_worker("-q", "default", "--burst", "-v", "--log-format", "json")
     assert worker.wait(20) == 0
@@ -164,6 +165,8 @@ def test_work_json_log_has_one_line_per_job_event(r, spawn_worker):
     for event in events:
         by_name.setdefault(event["event"], []).append(event)
     assert [e["job"] for e in by_name["reserved"]] == ["Record", "Fail"]
+    assert 2 <= by_name["reserved"][0]["queue_latency"] < 30  # the payload said when
+    assert "queue_latency" not in by_name["reserved"][1]  # Resque's own payloads do not
     [done] = by_name["done"]
     [failed] = by_name["failed"]
     for event in (done, failed):

@@ -196,3 +196,13 @@ def test_config_defaults_are_the_options_defaults():
     from forkq.config import OPTIONS
     fields = {f.name: f.default for f in dataclasses.fields(Config)}
     assert fields == {o.name: o.default for o in OPTIONS}
+
+
+def test_enqueued_at_from_payloads_that_say_it():
+    assert protocol.enqueued_at({"class": "X", "args": []}) is None
+    assert protocol.enqueued_at({"class": "X", "enqueued_at": 1795394932}) == 1795394932
+    assert protocol.enqueued_at({"class": "X", "enqueued_at": 1795394932500}) == 1795394932.5
+    aj = {"class": "ActiveJob::QueueAdapters::ResqueAdapter::JobWrapper",
+          "args": [{"job_class": "J", "enqueued_at": "2026-11-23T00:48:52Z"}]}
+    assert protocol.enqueued_at(aj) == EPOCH
+    assert protocol.enqueued_at({"class": "X", "enqueued_at": "soon"}) is None
