@@ -25,6 +25,9 @@ import traceback
 import psutil
 
 from peers import BENCH, ROOT, env, forkq_version, rq_python
+
+# the bench enqueues with forkq's own producer too: the repository, as the workers see it
+sys.path.insert(1, ROOT)
 from redisproc import RedisServer
 from sampler import Tree, measure
 
@@ -161,16 +164,20 @@ class IdleWorker:
         time.sleep(0.2)  # registered comes just before the first poll: let it settle
 
     def stop(self):
-        if self.proc.poll() is None:
+        pid = self.proc.pid
+        if self.proc.returncode is None:
             self.proc.terminate()
+            deadline = time.monotonic() + 15
+            # wait for the exit without reaping it: while the leader is a zombie its process
+            # group id cannot go to anyone else, so the KILL below reaches only what we started
+            while time.monotonic() < deadline:
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    break
+                time.sleep(0.01)
             try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
+                os.killpg(pid, signal.SIGKILL)  # anything of its session left over
+            except OSError:
                 pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # anything of its session left over
-        except OSError:
-            pass
         self.proc.wait()
         self.err.close()
 
@@ -430,7 +437,8 @@ def report(result):
         if "error" not in m:
             parts = ["%s %.2f" % (k.lower(), v)
                      for k, v in m["cmds_per_job_by_command"].items() if v >= 0.05]
-            lines.append("  %-28s %s" % (name, ", ".join(parts)))
+            more = ", … %d more kinds (JSON)" % (len(parts) - 10) if len(parts) > 10 else ""
+            lines.append("  %-28s %s%s" % (name, ", ".join(parts[:10]), more))
     lines += ["", "idle → start latency (one job pushed into a waiting worker; until the job "
                   "itself starts)"]
     for name, m in _section(result["latency"]):
