@@ -99,10 +99,8 @@ def start_fork_server(config):
 
 
 def main():
-    try:
-        from . import admin  # noqa: F401  (registers the admin commands on `cli`)
-    except ImportError:
-        pass
+    from . import admin  # noqa: F401  (registers the admin commands on `cli`; here, not at the
+    # top, because admin imports this module)
     cli(prog_name="forkq")
 
 

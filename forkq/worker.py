@@ -16,12 +16,14 @@ import traceback
 
 from . import child as child_mod
 from . import errors, hooks, jobs, protocol, prune, timeouts
+from .children import Children
 from .errors import ExitCode, InvalidPayload
 from .observe import EventLog, Titles
+from .record import Pending
 from .signals import SignalBox
 from .signals import name as signal_name
 from .store import PAUSED, REDIS_DOWN, Idle, QueuePlan, Reserved, Store, Waker
-from .supervise import Child, Outcome
+from .supervise import Outcome
 
 MAX_BACKOFF = 10.0
 RSS_POLL = 0.5
@@ -53,16 +55,14 @@ class Worker:
         self.paused = False
         self.stopping = None          # None, "graceful" or "now"
         self.stop_reason = None
-        self.child = None             # the live child, if any
         self.escalation = None        # the plan to end the current job, if any
-        self.exiting = []             # children that reported and are on their way out
         self.pending = None           # the last job's record, written with the next reserve
         self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
         self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
         self.next_beat = 0.0
-        self.ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
-                                     config.jobs_per_child)
-        self.forkserver = forkserver
+        ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
+                                config.jobs_per_child)
+        self.children = Children(ctx, self.log, config.term_timeout, forkserver)
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -83,9 +83,9 @@ class Worker:
                            traceback=traceback.format_exc())
             code = ExitCode.SOFTWARE
         finally:
-            self.end_child()
-            if self.forkserver is not None:
-                self.forkserver.stop()
+            self.children.end_current()
+            self.retire_child()
+            self.children.stop_server()
             self.flush_pending()
             self.unregister()
             try:
@@ -126,8 +126,8 @@ class Worker:
                 self.process(found)
                 was_working = True
                 continue
-            self.reap_exiting()
-            if self.child is not None:
+            self.children.reap_exiting()
+            if self.children.current is not None:
                 self.retire_child()
             if was_working:
                 was_working = False
@@ -237,17 +237,18 @@ class Worker:
             self.wait_fds((), 1.0)
         if child is not None and (child.status is not None or not child.accepting or
                                   child.jobs_sent >= self.config.jobs_per_child):
-            self.let_go(child)
+            self.children.let_go(child)
 
     def supervise(self, job):
         """Run `job` in a child (a live one that takes more jobs, or a new fork) and wait for
         its report or its end, heartbeating and acting on signals meanwhile."""
-        child = self.child
-        if child is None or not child.accepting or not child.send_job(self._message(job)):
+        child = self.children.current
+        message = {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
+        if child is None or not child.accepting or not child.send_job(message):
             if child is not None:
-                self.let_go(child)
+                self.children.let_go(child)
             try:
-                child = self.child = self.spawn(job)
+                child = self.children.spawn(job, message)
             except OSError as exc:  # EAGAIN/ENOMEM: the job goes back, we back off
                 return Outcome(False, requeue=True, error="fork failed: %s" % exc), None
             self.titles.forked(child.pid, int(time.time()))
@@ -292,25 +293,15 @@ class Worker:
         self.escalation = None
         return outcome, child
 
-    def spawn(self, job):
-        server = self.forkserver
-        if server is not None and server.dead:
-            self.log.event("error", "the fork server %d died; forking from the worker from "
-                           "now on" % server.pid)
-            self.forkserver = server = None
-        if server is None or self.config.jobs_per_child > 1:
-            return Child.spawn(job, self.ctx)
-        pid, report_r = server.spawn(self._message(job))
-        return Child(pid, report_r, None, server)
-
     def escalate(self, reason, wait):
         """Plan to end the current child: wait, TERM its group, KILL after --term-timeout."""
-        if self.child is None or self.child.status is not None:
+        child = self.children.current
+        if child is None or child.status is not None:
             return
-        plan = timeouts.Escalation.start(self.child.pid, reason, wait, self.config.term_timeout)
+        plan = timeouts.Escalation.start(child.pid, reason, wait, self.config.term_timeout)
         if self.escalation is None or (plan.next_at() or 0) < (self.escalation.next_at() or 0):
             self.escalation = plan
-            self.log.event("warning", "ending child %d: %s" % (self.child.pid, reason))
+            self.log.event("warning", "ending child %d: %s" % (child.pid, reason))
 
     def check_rss(self, child):
         try:
@@ -322,63 +313,27 @@ class Worker:
             self.escalate("memory limit: child used %.0f MB > --max-child-rss %s MB"
                           % (rss, timeouts.format_seconds(self.config.max_child_rss)), 0)
 
-    def _message(self, job):
-        return {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
-
-    def let_go(self, child):
-        """This child takes no more jobs: it exits on its own; reaped later (SIGCHLD)."""
-        child.retire()
-        if child is self.child:
-            self.child = None
-        if child.status is not None:
-            self.reaped(child)
-        else:
-            self.exiting.append(child)
-
-    def reap_exiting(self):
-        """Reap children that have exited; KILL one that outstays --term-timeout."""
-        now = time.monotonic()
-        for child in list(self.exiting):
-            if child.exited():
-                self.exiting.remove(child)
-                self.reaped(child)
-            elif now - child.retired_at > self.config.term_timeout:
-                timeouts.kill_group(child.pid, signal.SIGKILL)
-
-    def reaped(self, child):
-        child.close()
-        self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
-                       status=timeouts.describe_status(child.status)
-                       if child.status is not None and child.status >= 0 else "unknown",
-                       peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
-
     def retire_child(self):
         """Let every child go and wait until all are reaped (idle or leaving)."""
-        if self.child is not None:
-            self.let_go(self.child)
+        self.children.let_all_go()
         deadline = time.monotonic() + self.config.term_timeout + 1.0
-        while self.exiting:
-            self.reap_exiting()
-            if not self.exiting or time.monotonic() > deadline:
+        while self.children.exiting:
+            self.children.reap_exiting()
+            if not self.children.exiting or time.monotonic() > deadline:
                 break
             self.wait_fds((), 0.2)
             self.handle_signals(reap=False)
 
-    def end_child(self):
-        """On the way out: a child still running (an internal error got us here) is ended."""
-        if self.child is not None and self.child.status is None:
-            timeouts.kill_group(self.child.pid, signal.SIGTERM)
-        self.retire_child()
-
     # -- signals and the shutdown state machine -------------------------------------------------
     def handle_signals(self, reap=True):
-        if reap and self.exiting and self.forkserver is not None:
-            self.reap_exiting()
+        if reap and self.children.exiting and self.children.served:
+            self.children.reap_exiting()
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
                 if reap:
-                    self.reap_exiting()
-                    self.reap_orphans()
+                    self.children.reap_exiting()
+                    if self.pid == 1:
+                        self.children.reap_orphans()
                 continue
             name = signal_name(sig)
             self.log.event("signal", "received %s" % name)
@@ -408,28 +363,6 @@ class Worker:
         if mode == "now":
             self.escalate("worker shutting down (%s)" % reason, self.config.shutdown_timeout)
 
-    def reap_orphans(self):
-        """As PID 1 (a container's init), orphans are ours to reap; our child is left to
-        Child.exited, which needs its status."""
-        if self.pid != 1:
-            return
-        while True:
-            try:
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return
-            ours = {c.pid for c in self.exiting}
-            if self.forkserver is not None:
-                ours.add(self.forkserver.pid)
-            if self.child is not None:
-                ours.add(self.child.pid)
-            if info is None or info.si_pid in ours:
-                return
-            try:
-                os.waitpid(info.si_pid, 0)
-            except ChildProcessError:
-                return
-
     def run_hooks(self, name, *args):
         try:
             hooks.run(name, *args)
@@ -438,9 +371,7 @@ class Worker:
 
     # -- waiting, ticks and Redis faults ---------------------------------------------------------
     def wait_fds(self, fds, timeout):
-        fds = (self.signals,) + tuple(fds)
-        if self.forkserver is not None and not self.forkserver.dead:
-            fds += (self.forkserver,)  # its children's exits come on its socket, not SIGCHLD
+        fds = (self.signals,) + tuple(fds) + self.children.wake_fds()
         try:
             select.select(fds, (), (), max(0.0, timeout))
         except InterruptedError:
@@ -516,7 +447,7 @@ class Worker:
                                % (type(exc).__name__, exc, delay))
                 self.wait_fds((), delay)
                 self.handle_signals()
-                if self.stopping == "now" or (self.stopping and self.child is None):
+                if self.stopping == "now" or (self.stopping and self.children.current is None):
                     raise Stop() from exc
                 delay = min(delay * 2, MAX_BACKOFF)
 
@@ -548,47 +479,3 @@ class Worker:
                     % (self.id, self.stop_reason or "exit"), [], self.id, queue,
                     payload_is_json=is_json)
         return self.store.release(self.id, claim, failure, requeue) >= 0
-
-
-class Pending:
-    """A performed job whose record is written with the next cycle (one round trip a job)."""
-    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json")
-
-    def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True):
-        self.queue = queue
-        self.raw = raw
-        self.outcome = outcome
-        self.child = child
-        self.started = started
-        self.payload_is_json = payload_is_json
-
-    def args(self, wid):
-        """(failure JSON, count it in stat:failed, requeue (queue, payload)) for Store.cycle."""
-        outcome = self.outcome
-        if outcome.requeue:
-            raw = self.raw if isinstance(self.raw, str) else self.raw.decode("utf-8", "replace")
-            return "", False, (self.queue, raw)
-        if outcome.ok:
-            return "", False, None
-        failure = protocol.failure_json(
-            protocol.failed_at(time.time()), self.raw, outcome.exception, outcome.error,
-            outcome.backtrace, wid, self.queue, payload_is_json=self.payload_is_json)
-        return failure, outcome.count_failed, None
-
-    def log(self, log, finished):
-        outcome = self.outcome
-        fields = {"queue": self.queue,
-                  "duration": round(time.time() - self.started, 4) if self.started else None}
-        if self.child is not None:
-            fields["pid"] = self.child.pid
-            if self.child.status is not None:
-                fields.update(peak_rss_mb=self.child.peak_rss_mb, cpu=self.child.cpu_seconds)
-        if finished == 0:
-            fields["note"] = "claim already gone (a pruner recorded this job)"
-        if outcome.requeue:
-            log.event("requeued", outcome.error or "job put back at the head of its queue",
-                      **fields)
-        elif outcome.ok:
-            log.event("done", skipped=outcome.skipped or None, **fields)
-        else:
-            log.event("failed", "%s: %s" % (outcome.exception, outcome.error), **fields)

@@ -216,3 +216,19 @@ def enqueue_raw(client, queue, payload, namespace="resque"):
 
 def failures(client, namespace="resque"):
     return [json.loads(x) for x in client.lrange(namespace + ":failed", 0, -1)]
+
+
+def alive(pid):
+    """True while pid runs; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().split(")")[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def dead_pid():
+    """A pid that belonged to a process of this host and is gone now."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

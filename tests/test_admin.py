@@ -8,7 +8,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from conftest import enqueue_raw, failures, pop, registered_id, wait_until
+from conftest import dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
 
 import forkq.admin  # noqa: F401  (registers the commands)
 from forkq import protocol
@@ -121,7 +121,7 @@ def test_failed_remove_uses_the_sentinel_and_clear_deletes(r, run, spawn_worker)
 
 
 def test_prune_now_reports_and_records(r, run):
-    dead = "%s:%d:default" % (HOST, _dead_pid())
+    dead = "%s:%d:default" % (HOST, dead_pid())
     r.sadd("resque:workers", dead)
     r.set("resque:worker:" + dead, protocol.claim_json(
         "default", protocol.run_at(time.time()), '{"class":"Record","args":[1]}'))
@@ -129,12 +129,6 @@ def test_prune_now_reports_and_records(r, run):
     assert row["worker"] == dead and row["job"] == "Record"
     assert failures(r)[0]["exception"] == "Resque::DirtyExit"
     assert "no dead workers" in run("prune")
-
-
-def _dead_pid():
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
 
 
 def test_pause_and_resume_all_and_one(r, run, spawn_worker):

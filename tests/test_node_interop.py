@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import TESTS, enqueue_raw, failures, pop, registered_id, wait_until
+from conftest import TESTS, alive, dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
 
 import forkq
 from forkq import protocol
@@ -142,7 +142,7 @@ def test_force_clean_worker_on_a_dead_forkq_moves_its_job_to_failed(r, redis_ser
     registered_id(r, worker.pid)
     os.killpg(worker.pid, signal.SIGKILL)  # the worker dies without unregistering
     worker.wait(10)
-    wait_until(lambda: not _alive(child), message="the orphaned child to die")
+    wait_until(lambda: not alive(child), message="the orphaned child to die")
     name = "%s:%d" % (HOST, worker.pid)
     cleaned = call(redis_server, "forceCleanWorker", name)
     assert cleaned["payload"] == {"class": "Sleep", "args": [30, "abandoned"]}
@@ -152,22 +152,13 @@ def test_force_clean_worker_on_a_dead_forkq_moves_its_job_to_failed(r, redis_ser
     assert r.smembers("resque:workers") == set()
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def test_forkq_prune_spares_live_node_workers_and_clears_dead_ones(r, redis_server,
                                                                    spawn_worker):
     live, ready = hold_node_worker(redis_server, ["nodeq"], {
         "NodeSleep": {"behaviour": "record", "list": "test:node", "sleep_ms": 60000}})
     try:
         # a node-resque worker on this host that died mid-job: pid gone, claim left behind
-        dead_pid = _dead_pid()
-        dead_name = "%s:%d" % (HOST, dead_pid)
+        dead_name = "%s:%d" % (HOST, dead_pid())
         r.sadd("resque:workers", dead_name + ":nodeq")
         r.set("resque:worker:%s:nodeq" % dead_name, json.dumps({
             "run_at": time.strftime("%a %b %d %Y %H:%M:%S GMT+0000"), "queue": "nodeq",
@@ -185,12 +176,6 @@ def test_forkq_prune_spares_live_node_workers_and_clears_dead_ones(r, redis_serv
     finally:
         live.send_signal(signal.SIGTERM)
         live.wait(20)
-
-
-def _dead_pid():
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
 
 
 def test_node_resque_delayed_jobs_are_visible_through_forkq(r, redis_server):

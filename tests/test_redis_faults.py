@@ -129,7 +129,8 @@ def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
     from forkq.config import Config
     from forkq.store import Reserved
     from forkq.supervise import Outcome
-    from forkq.worker import Pending, Worker
+    from forkq.record import Pending
+    from forkq.worker import Worker
     worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
     for i in range(2):
         enqueue_raw(client, "default", {"class": "Record", "args": [i]})
@@ -151,7 +152,8 @@ def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
 def test_a_lost_reply_before_the_script_ran_is_retried_as_is(server, client):
     from forkq.config import Config
     from forkq.supervise import Outcome
-    from forkq.worker import Pending, Worker
+    from forkq.record import Pending
+    from forkq.worker import Worker
     worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
     enqueue_raw(client, "default", {"class": "Record", "args": [0]})
     first = worker.cycle(reserve=True)

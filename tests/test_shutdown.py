@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import TESTS, enqueue_raw, failures, pop, registered_id, wait_until, worker_env
+from conftest import (TESTS, alive, enqueue_raw, failures, pop, wait_until,
+                      worker_env)
 
 
 def test_term_to_the_group_twice_lets_the_job_finish_within_shutdown_timeout(r, spawn_worker):
@@ -61,7 +62,7 @@ def test_a_child_stops_when_its_parent_dies_and_the_job_is_found_by_prune(r, spa
     child = pop(r, "test:started")["pid"]
     os.kill(worker.pid, signal.SIGKILL)  # the parent only
     worker.wait(10)
-    wait_until(lambda: not _alive(child), timeout=5, message="the child to stop")
+    wait_until(lambda: not alive(child), timeout=5, message="the child to stop")
     assert r.llen("test:done") == 0
     spawn_worker("-q", "default", *fast)
     wait_until(lambda: r.llen("resque:failed") == 1, timeout=10,
@@ -69,14 +70,6 @@ def test_a_child_stops_when_its_parent_dies_and_the_job_is_found_by_prune(r, spa
     [entry] = failures(r)
     assert entry["payload"]["args"] == [60, "orphaned"]
     assert "Job still being processed" in entry["error"] and "is gone" in entry["error"]
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as fh:
-            return fh.read().split(")")[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,

@@ -2,12 +2,11 @@
 BaseException, so `except Exception` cannot swallow it); a job that masks or ignores the alarm
 is ended by the parent's TERM then KILL to the child's whole process group, grandchildren
 included. Each test fails without its mechanism (named in the test)."""
-import os
 import time
 
 import pytest
 
-from conftest import enqueue_raw, failures, pop
+from conftest import alive, enqueue_raw, failures, pop
 
 GRACE, TERM_TIMEOUT, TIMEOUT = 1, 1, 1
 BUDGET = TIMEOUT + GRACE + TERM_TIMEOUT + 1.5  # + process start and record
@@ -47,17 +46,9 @@ def test_no_grandchild_survives_a_timeout(r, spawn_worker):
     grandchild = started["grandchild"]
     assert entry["exception"] == "forkq.JobTimeout"
     deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(grandchild)
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as fh:
-            return fh.read().split(")")[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not alive(grandchild)
 
 
 def test_a_jobs_own_timeout_wins_over_the_default(r, spawn_worker):

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from conftest import enqueue_raw, failures, pop, registered_id, wait_until
+from conftest import dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
 
 import forkq
 from forkq import protocol
@@ -272,7 +272,7 @@ def test_job_hooks_run_in_resque_order(r, spawn_worker):
 
 
 def test_prune_records_a_dead_same_host_workers_job(r, spawn_worker):
-    dead = "%s:%d:default" % (HOST, _dead_pid())
+    dead = "%s:%d:default" % (HOST, dead_pid())
     r.sadd("resque:workers", dead)
     r.set("resque:worker:%s:started" % dead, protocol.started_at(time.time() - 60))
     r.set("resque:worker:" + dead, protocol.claim_json(
@@ -289,12 +289,6 @@ def test_prune_records_a_dead_same_host_workers_job(r, spawn_worker):
     assert entries[0]["payload"] == {"class": "Record", "args": ["lost?"]}
     assert entries[0]["worker"] == dead and "is gone" in entries[0]["error"]
     assert r.hget("resque:workers:heartbeat", stale) is None
-
-
-def _dead_pid():
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
 
 
 def test_bad_queue_config_exits_with_named_code(url):

@@ -1,0 +1,103 @@
+"""The worker's children as a set: the one that takes jobs now, the ones on their way out, and
+the fork server that forks them. Spawning, letting go and reaping; as PID 1, orphans too."""
+import os
+import signal
+import time
+
+from . import timeouts
+from .supervise import Child
+
+
+class Children:
+    def __init__(self, ctx, log, term_timeout, forkserver=None):
+        self.ctx = ctx
+        self.log = log
+        self.term_timeout = term_timeout
+        self.forkserver = forkserver
+        self.current = None   # the child that takes jobs now, if any
+        self.exiting = []     # children that took their last job and are on their way out
+
+    def spawn(self, job, message):
+        """A new child for `job` becomes the current one. OSError when the fork fails."""
+        server = self.forkserver
+        if server is not None and server.dead:
+            self.log.event("error", "the fork server %d died; forking from the worker from "
+                           "now on" % server.pid)
+            self.forkserver = server = None
+        if server is None or self.ctx.jobs_per_child > 1:
+            child = Child.spawn(job, self.ctx)
+        else:
+            pid, report_r = server.spawn(message)
+            child = Child(pid, report_r, None, server)
+        self.current = child
+        return child
+
+    def let_go(self, child):
+        """This child takes no more jobs: it exits on its own; reaped later (SIGCHLD)."""
+        child.retire()
+        if child is self.current:
+            self.current = None
+        if child.status is not None:
+            self.reaped(child)
+        else:
+            self.exiting.append(child)
+
+    def let_all_go(self):
+        if self.current is not None:
+            self.let_go(self.current)
+
+    def end_current(self):
+        """On the way out: a child still running (an internal error got us here) is ended."""
+        if self.current is not None and self.current.status is None:
+            timeouts.kill_group(self.current.pid, signal.SIGTERM)
+
+    @property
+    def served(self):
+        """Children of the fork server announce their exits on its socket, not by SIGCHLD."""
+        return self.forkserver is not None
+
+    def reap_exiting(self):
+        """Reap children that have exited; KILL one that outstays --term-timeout."""
+        now = time.monotonic()
+        for child in list(self.exiting):
+            if child.exited():
+                self.exiting.remove(child)
+                self.reaped(child)
+            elif now - child.retired_at > self.term_timeout:
+                timeouts.kill_group(child.pid, signal.SIGKILL)
+
+    def reaped(self, child):
+        child.close()
+        self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
+                       status=timeouts.describe_status(child.status)
+                       if child.status is not None and child.status >= 0 else "unknown",
+                       peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
+
+    def reap_orphans(self):
+        """As PID 1 (a container's init), orphans are ours to reap; our own children are left
+        to Child.exited, which needs their status."""
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            ours = {c.pid for c in self.exiting}
+            if self.forkserver is not None:
+                ours.add(self.forkserver.pid)
+            if self.current is not None:
+                ours.add(self.current.pid)
+            if info is None or info.si_pid in ours:
+                return
+            try:
+                os.waitpid(info.si_pid, 0)
+            except ChildProcessError:
+                return
+
+    def wake_fds(self):
+        """What to select on besides our own fds: a live fork server's socket."""
+        server = self.forkserver
+        return (server,) if server is not None and not server.dead else ()
+
+    def stop_server(self):
+        if self.forkserver is not None:
+            self.forkserver.stop()
