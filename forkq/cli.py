@@ -1,5 +1,6 @@
 """The `forkq` command: a thin click layer over Config. `work` runs a worker; the admin
-commands live in forkq.admin and register themselves on the same group."""
+commands live in forkq.admin and forkq.failedcmd and register themselves on the same
+group (load_commands)."""
 import importlib
 import importlib.util
 import os
@@ -98,9 +99,13 @@ def start_fork_server(config):
         lambda box: Context(box, config.timeout, None, titles, 1), titles)
 
 
+def load_commands():
+    """Register the admin commands on `cli` (here, not at the top: they import this module)."""
+    from . import admin, failedcmd  # noqa: F401
+
+
 def main():
-    from . import admin  # noqa: F401  (registers the admin commands on `cli`; here, not at the
-    # top, because admin imports this module)
+    load_commands()
     cli(prog_name="forkq")
 
 

@@ -13,10 +13,11 @@ sys.path.insert(0, os.path.dirname(HERE))
 import click  # noqa: E402
 
 from forkq import __version__  # noqa: E402
-from forkq import admin  # noqa: E402,F401  (registers the commands)
-from forkq.cli import cli  # noqa: E402
+from forkq.cli import cli, load_commands  # noqa: E402
 from forkq.errors import ExitCode  # noqa: E402
 from forkq.signals import SIGNALS  # noqa: E402
+
+load_commands()  # the admin commands register themselves on `cli`
 
 DATE = "2026-11-23"
 

@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 from conftest import dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
 
-import forkq.admin  # noqa: F401  (registers the commands)
 from forkq import protocol
-from forkq.cli import cli
+from forkq.cli import cli, load_commands
+
+load_commands()  # the admin commands register themselves on `cli`
 
 HOST = socket.gethostname()
 

@@ -8,8 +8,9 @@ import pytest
 
 from conftest import ROOT
 
-import forkq.admin  # noqa: F401
-from forkq.cli import cli
+from forkq.cli import cli, load_commands
+
+load_commands()  # the admin commands register themselves on `cli`
 
 MAN = os.path.join(ROOT, "man")
 
