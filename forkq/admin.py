@@ -168,7 +168,7 @@ def _default_queue(class_name):
     return spec.queue if spec else None
 
 
-# --- info, queues, workers -----------------------------------------------------------------
+# --- info, workers -----------------------------------------------------------------------
 
 @cli.command()
 @click.option("--watch", type=float, default=None, envvar="FORKQ_WATCH", metavar="SECONDS",
@@ -195,19 +195,6 @@ def info(watch, redis_url, namespace, as_json):
             time.sleep(watch)
         except KeyboardInterrupt:
             return
-
-
-@cli.command()
-@connection_options
-@json_option
-def queues(redis_url, namespace, as_json):
-    """Queues and their sizes (and the failed list), as resque-web's Queues tab."""
-    admin = Admin(redis_url, namespace)
-    rows = [{"queue": name, "size": size} for name, size in admin.queues()]
-    failed = admin.failures.count()
-    emit({"queues": rows, "failed": failed}, as_json, lambda data: (
-        table([(r["queue"], r["size"]) for r in rows] + [("failed", failed)],
-              ("QUEUE", "SIZE"))))
 
 
 @cli.command()

@@ -1,6 +1,6 @@
 """The `forkq` command: a thin click layer over Config. `work` runs a worker; the admin
-commands live in forkq.admin and forkq.failedcmd and register themselves on the same
-group (load_commands)."""
+commands live in forkq.admin, forkq.browse and forkq.failedcmd and register themselves on
+the same group (load_commands)."""
 import importlib
 import importlib.util
 import os
@@ -101,7 +101,7 @@ def start_fork_server(config):
 
 def load_commands():
     """Register the admin commands on `cli` (here, not at the top: they import this module)."""
-    from . import admin, failedcmd  # noqa: F401
+    from . import admin, browse, failedcmd  # noqa: F401
 
 
 def main():

@@ -46,6 +46,14 @@ class Keys:
     def delayed(self, timestamp):
         return self.prefix + "delayed:" + str(int(timestamp))
 
+    def key(self, name):
+        """Any key named as resque-web's Stats tab names it: without the namespace."""
+        return self.prefix + name
+
+    def all_pattern(self):
+        """A SCAN pattern for every key of the namespace (glob characters in it escaped)."""
+        return "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix) + "*"
+
     def wake_channel(self):
         # Not a key: a pub/sub channel forkq producers publish on so idle workers start at once.
         return self.prefix + "forkq:wake"

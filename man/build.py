@@ -55,7 +55,10 @@ EXAMPLES = {
     "enqueue": ["forkq enqueue Mailers::Signup 42 '{\"plan\":\"pro\"}' --queue mail"],
     "info": ["forkq info --watch 2"],
     "workers": ["forkq workers --json"],
-    "queues": ["forkq queues"],
+    "queues": ["forkq queues", "forkq queues show mail --start 20",
+               "forkq queues remove old_mail --yes"],
+    "stats": ["forkq stats", "forkq stats redis", "forkq stats keys",
+              "forkq stats --key queue:mail --start 100 --count 10"],
     "prune": ["forkq prune"],
     "pause": ["forkq pause", "forkq pause --worker $(hostname):4711:default"],
     "resume": ["forkq resume"],
@@ -92,7 +95,8 @@ def options_section(command):
 def synopsis(path, command):
     args = " ".join(a.make_metavar(click.Context(command)) if hasattr(a, "make_metavar") else
                     a.name.upper() for a in command.params if isinstance(a, click.Argument))
-    return [".SH SYNOPSIS", ".B %s" % esc(path), ".RI [ options ] %s" % esc(args)]
+    return [".SH SYNOPSIS", ".B %s" % esc(path), ".RI [ options ]"] + \
+        ([".I %s" % esc(args)] if args else [])
 
 
 def header(name, summary):
@@ -114,6 +118,8 @@ def command_page(name, command):
     out = header("forkq-" + name, summary) + synopsis(path, command)
     out += [".SH DESCRIPTION"] + para(command.help or summary)
     if isinstance(command, click.Group):
+        if any(isinstance(p, click.Option) for p in command.params):
+            out += options_section(command)
         out.append(".SH COMMANDS")
         for sub_name, sub in sorted(command.commands.items()):
             out += [".TP", ".B %s %s" % (esc(path), esc(sub_name))] + \

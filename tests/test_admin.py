@@ -22,8 +22,9 @@ HOST = socket.gethostname()
 def run(url):
     runner = CliRunner()
 
-    def invoke(*args, code=0):
-        result = runner.invoke(cli, list(args) + ["--redis-url", url], catch_exceptions=False)
+    def invoke(*args, code=0, input=None):
+        result = runner.invoke(cli, list(args) + ["--redis-url", url], input=input,
+                               catch_exceptions=False)
         assert result.exit_code == code, result.output
         return result.output
 
@@ -69,6 +70,50 @@ def test_info_queues_and_workers_like_resque_web(r, run, spawn_worker):
     assert row["host"] == HOST and row["pid"] == worker.pid
     human = run("workers")
     assert wid in human and "Sleep on default since" in human and "1 of 1 workers working" in human
+
+
+def test_queue_page_lists_jobs_and_remove_queue_deletes_it(r, run):
+    for i in range(25):
+        enqueue_raw(r, "default", {"class": "Record", "args": [i]})
+    r.rpush("resque:queue:default", b"\xff not json")
+    page = json.loads(run("queues", "show", "default", "--json"))
+    assert page["size"] == 26 and len(page["jobs"]) == 20  # resque-web's page of 20
+    assert page["jobs"][0] == {"position": 0, "payload": {"class": "Record", "args": [0]}}
+    rest = json.loads(run("queues", "show", "default", "--start", "20", "--json"))
+    assert [j["position"] for j in rest["jobs"]] == [20, 21, 22, 23, 24, 25]
+    assert rest["jobs"][-1]["payload"] is None and "not json" in rest["jobs"][-1]["raw"]
+    human = run("queues", "show", "default", "--start", "24")
+    assert "24 to 25 of 26" in human and "24        Record       [24]" in human and "(not a job)" in human
+    assert "Aborted" in run("queues", "remove", "default", input="n\n", code=1)
+    assert r.llen("resque:queue:default") == 26  # asked first, and was told no
+    assert json.loads(run("queues", "remove", "default", "--yes", "--json")) == {
+        "removed": "default", "jobs": 26, "was_registered": True}
+    assert not r.exists("resque:queue:default") and r.smembers("resque:queues") == set()
+    assert "there are no pending jobs in default" in run("queues", "show", "default")
+
+
+def test_stats_tab_resque_redis_and_keys(r, run):
+    enqueue_raw(r, "default", {"class": "Record", "args": [1]})
+    r.set("resque:stat:processed", 7)
+    r.hset("resque:workers:heartbeat", "host:1:default", "2026-11-23T00:00:00+00:00")
+    r.set("elsewhere:key", "not in the namespace")
+    numbers = json.loads(run("stats", "--json"))
+    assert numbers["processed"] == 7 and numbers["pending"] == 1 and numbers["queues"] == 1
+    assert "processed        7" in run("stats")
+    assert json.loads(run("stats", "redis", "--json"))["redis_version"] == \
+        r.info()["redis_version"]
+    assert json.loads(run("stats", "keys", "--json")) == [
+        {"key": "queue:default", "type": "list", "size": 1},
+        {"key": "queues", "type": "set", "size": 1},
+        {"key": "stat:processed", "type": "string", "size": 1},
+        {"key": "workers:heartbeat", "type": "hash", "size": 1}]
+    assert "queue:default      list    1" in run("stats", "keys")
+    assert json.loads(run("stats", "--key", "queue:default", "--json")) == {
+        "key": "queue:default", "type": "list", "size": 1, "start": 0,
+        "values": ['{"class":"Record","args":[1]}']}
+    shown = run("stats", "--key", "workers:heartbeat")
+    assert "workers:heartbeat (hash, size 1)" in shown and '"host:1:default"' in shown
+    assert "no key nope under resque:" in run("stats", "--key", "nope", code=1)
 
 
 def _fail_some(r, spawn_worker):

@@ -24,8 +24,8 @@ def test_pages_are_generated_from_the_current_commands():
 def test_every_command_and_option_is_documented():
     for name, command in cli.commands.items():
         page = open(os.path.join(MAN, "forkq-%s.1" % name)).read()
-        subs = getattr(command, "commands", {"": command})
-        for sub in subs.values():
+        subs = [command] + list(getattr(command, "commands", {}).values())
+        for sub in subs:
             for param in sub.params:
                 for opt in getattr(param, "opts", []):
                     if opt.startswith("-"):
@@ -42,3 +42,11 @@ def test_pages_render_without_warnings():
             done = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(MAN, page)],
                                   capture_output=True, text=True)
             assert done.returncode == 0 and done.stderr == "", (page, done.stderr)
+
+
+def test_every_page_is_installed_with_the_package():
+    import configparser
+    setup = configparser.ConfigParser()
+    setup.read(os.path.join(ROOT, "setup.cfg"))
+    installed = setup["options.data_files"]["share/man/man1"].split()
+    assert sorted(installed) == sorted("man/" + p for p in os.listdir(MAN) if p.endswith(".1"))

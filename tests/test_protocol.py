@@ -27,6 +27,8 @@ def test_key_names_under_namespace():
     assert k.prune_lock == "resque:pruning_dead_workers_in_progress"
     assert k.pause_all == "resque:pause-all-workers"
     assert protocol.Keys("resque:GitHub").queues == "resque:GitHub:queues"
+    assert k.key("stat:processed") == k.processed and k.all_pattern() == "resque:*"
+    assert protocol.Keys("a[b]*?").all_pattern() == "a\\[b\\]\\*\\?:*"  # globs escaped
 
 
 def test_worker_id_keeps_configured_queues_and_drops_exclusions():
