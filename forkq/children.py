@@ -68,10 +68,13 @@ class Children:
 
     def reaped(self, child):
         child.close()
-        self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
-                       status=timeouts.describe_status(child.status)
-                       if child.status is not None and child.status >= 0 else "unknown",
-                       peak_rss_mb=child.peak_rss_mb, cpu=child.cpu_seconds)
+        if child.held_event is not None:  # its last job's line, waiting for this exit status
+            name, message, fields = child.held_event
+            child.held_event = None
+            self.log.event(name, message, **dict(fields, **child.exit_fields()))
+        else:
+            self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
+                           **child.exit_fields())
 
     def reap_orphans(self):
         """As PID 1 (a container's init), orphans are ours to reap; our own children are left

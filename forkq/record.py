@@ -7,10 +7,12 @@ from . import protocol
 
 class Pending:
     """A performed job whose record is written with the next cycle (one round trip a job)."""
-    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json")
+    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency")
 
-    def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True):
+    def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True,
+                 latency=None):
         self.queue = queue
+        self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
         self.raw = raw
         self.outcome = outcome
         self.child = child
@@ -31,19 +33,29 @@ class Pending:
         return failure, outcome.count_failed, None
 
     def log(self, log, finished):
+        """One line for the job: how it ended, how long it took and waited, and how its child
+        exited. A child that took its last job is usually gone by now; if not, the line waits
+        for its reaping (Children.reaped) rather than going out without the exit status."""
         outcome = self.outcome
+        if outcome.requeue:
+            name, message = "requeued", outcome.error or "job put back at the head of its queue"
+        elif outcome.ok:
+            name, message = "done", ""
+        else:
+            name, message = "failed", "%s: %s" % (outcome.exception, outcome.error)
         fields = {"queue": self.queue,
-                  "duration": round(time.time() - self.started, 4) if self.started else None}
-        if self.child is not None:
-            fields["pid"] = self.child.pid
-            if self.child.status is not None:
-                fields.update(peak_rss_mb=self.child.peak_rss_mb, cpu=self.child.cpu_seconds)
+                  "duration": round(time.time() - self.started, 4) if self.started else None,
+                  "queue_latency": self.latency, "skipped": outcome.skipped or None}
         if finished == 0:
             fields["note"] = "claim already gone (a pruner recorded this job)"
-        if outcome.requeue:
-            log.event("requeued", outcome.error or "job put back at the head of its queue",
-                      **fields)
-        elif outcome.ok:
-            log.event("done", skipped=outcome.skipped or None, **fields)
-        else:
-            log.event("failed", "%s: %s" % (outcome.exception, outcome.error), **fields)
+        child = self.child
+        if child is not None:
+            fields["pid"] = child.pid
+            if child.status is None and not child.accepting:
+                child.exited()
+                if child.status is None:
+                    child.held_event = (name, message, fields)
+                    return
+            if child.status is not None:
+                fields.update(child.exit_fields())
+        log.event(name, message, **fields)

@@ -26,6 +26,7 @@ class Child:
         self.spawned = time.monotonic()
         self.eof = False
         self.retired_at = None
+        self.held_event = None  # its last job's log line, said once the exit status is known
         os.set_blocking(report_r, False)
 
     @classmethod
@@ -133,6 +134,12 @@ class Child:
             os.close(self.report_r)
         except OSError:
             pass
+
+    def exit_fields(self):
+        """How it ended, for a log line: the wait status in words, peak RSS, CPU seconds."""
+        known = self.status is not None and self.status >= 0
+        return {"status": timeouts.describe_status(self.status) if known else "unknown",
+                "peak_rss_mb": self.peak_rss_mb, "cpu": self.cpu_seconds}
 
     @property
     def peak_rss_mb(self):

@@ -220,9 +220,9 @@ class Worker:
             return
         job = child_mod.Job(reserved.queue, reserved.raw, payload, spec, now)
         self.titles.processing(job.queue, int(now), job.class_name)
-        since = protocol.enqueued_at(payload) if self.log.verbose else None
-        self.log.event("reserved", queue=job.queue, job=job.class_name,
-                       queue_latency=round(now - since, 4) if since is not None else None)
+        since = protocol.enqueued_at(payload)
+        latency = round(now - since, 4) if since is not None else None
+        self.log.event("reserved", queue=job.queue, job=job.class_name, queue_latency=latency)
         try:
             hooks.run("before_fork", job)
         except Exception as exc:
@@ -231,7 +231,7 @@ class Worker:
                 child_mod.backtrace(exc), count_failed=True))
             return
         outcome, child = self.supervise(job)
-        self.pending = Pending(job.queue, job.raw, outcome, child, now)
+        self.pending = Pending(job.queue, job.raw, outcome, child, now, latency=latency)
         if child is None:  # fork failed (EAGAIN, ENOMEM): the job goes back; give it a moment
             self.log.event("error", outcome.error)
             self.wait_fds((), 1.0)
