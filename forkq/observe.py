@@ -52,8 +52,11 @@ class EventLog:
         self.stream = stream or sys.stderr
         self.worker_id = worker_id
 
+    def wants(self, name):
+        return self.verbose or name in self.ALWAYS
+
     def event(self, name, message="", **fields):
-        if not self.verbose and name not in self.ALWAYS:
+        if not self.wants(name):
             return
         now = time.time()
         if self.json:

@@ -43,6 +43,8 @@ class Pending:
             name, message = "done", ""
         else:
             name, message = "failed", "%s: %s" % (outcome.exception, outcome.error)
+        if not log.wants(name):
+            return
         fields = {"queue": self.queue,
                   "duration": round(time.time() - self.started, 4) if self.started else None,
                   "queue_latency": self.latency, "skipped": outcome.skipped or None}
