@@ -556,7 +556,8 @@ def main(argv=None):
     if mode != "full":
         notes.append("%s mode: no 20,000-job parent RSS run, no --no-fork-server drain, no "
                      "default-poll latency row" % mode)
-    notes.append("Ruby Resque is not measured (no Ruby on this machine)")
+    notes.append("Ruby Resque is not measured (Debian packages Ruby but not Resque, and "
+                 "RubyGems is out of this machine's reach)")
     result["notes"] = notes
     result["seconds"] = round(time.monotonic() - started, 1)
     text = report(result)

@@ -112,6 +112,13 @@ def emit(data, as_json, render):
         render(data)
 
 
+def emit_each(rows, as_json, say):
+    """Results of acting on several items, a line each; exit 1 when any of them failed."""
+    emit(rows, as_json, lambda rows: [click.echo(say(r)) for r in rows])
+    if any("error" in r for r in rows):
+        sys.exit(1)
+
+
 def table(rows, headers):
     """Fixed-width columns, one line per row, like resque-web's tables."""
     if not rows:
@@ -279,11 +286,8 @@ def _pause_command(name, paused):
                 rows.append({"worker": wid, "signal": signal.Signals(sig).name})
             except OSError as exc:
                 rows.append({"worker": wid, "error": str(exc)})
-        emit(rows, as_json, lambda rows: [click.echo(
-            "%s: sent %s" % (r["worker"], r["signal"]) if "signal" in r
-            else "%s: %s" % (r["worker"], r["error"])) for r in rows])
-        if any("error" in r for r in rows):
-            sys.exit(1)
+        emit_each(rows, as_json, lambda r: "%s: sent %s" % (r["worker"], r["signal"])
+                  if "signal" in r else "%s: %s" % (r["worker"], r["error"]))
 
     return command
 

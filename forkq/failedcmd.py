@@ -1,11 +1,10 @@
 """`forkq failed`: resque-web's Failed tab from the shell, with its semantics (indices are
 positions, 0 = oldest; Retry sets retried_at in place; Remove uses the empty-string sentinel)."""
 import json
-import sys
 
 import click
 
-from .admin import Admin, connection_options, emit, json_option, table
+from .admin import Admin, connection_options, emit, emit_each, json_option, table
 from .cli import cli
 
 
@@ -97,11 +96,8 @@ def failed_retry(indices, retry_all, queue, class_name, requeue_to, redis_url, n
             done.append({"index": index, "queue": failures.retry(index, requeue_to)})
         except (IndexError, ValueError) as exc:
             done.append({"index": index, "error": str(exc)})
-    emit(done, as_json, lambda rows: [click.echo(
-        "retried %d onto %s" % (r["index"], r["queue"]) if "queue" in r
-        else "not retried %d: %s" % (r["index"], r["error"])) for r in rows])
-    if any("error" in r for r in done):
-        sys.exit(1)
+    emit_each(done, as_json, lambda r: "retried %d onto %s" % (r["index"], r["queue"])
+              if "queue" in r else "not retried %d: %s" % (r["index"], r["error"]))
 
 
 @failed.command("remove")
