@@ -42,11 +42,3 @@ def test_pages_render_without_warnings():
             done = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(MAN, page)],
                                   capture_output=True, text=True)
             assert done.returncode == 0 and done.stderr == "", (page, done.stderr)
-
-
-def test_every_page_is_installed_with_the_package():
-    import configparser
-    setup = configparser.ConfigParser()
-    setup.read(os.path.join(ROOT, "setup.cfg"))
-    installed = setup["options.data_files"]["share/man/man1"].split()
-    assert sorted(installed) == sorted("man/" + p for p in os.listdir(MAN) if p.endswith(".1"))
