@@ -72,7 +72,7 @@ class Children:
             name, message, fields = child.held_event
             child.held_event = None
             self.log.event(name, message, **dict(fields, **child.exit_fields()))
-        else:
+        elif not child.exit_told:
             self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
                            **child.exit_fields())
 

@@ -60,4 +60,5 @@ class Pending:
                     return
             if child.status is not None:
                 fields.update(child.exit_fields())
+                child.exit_told = True
         log.event(name, message, **fields)

@@ -27,6 +27,7 @@ class Child:
         self.eof = False
         self.retired_at = None
         self.held_event = None  # its last job's log line, said once the exit status is known
+        self.exit_told = False  # a job's log line already said how it exited
         os.set_blocking(report_r, False)
 
     @classmethod
