@@ -87,6 +87,7 @@ def run(job, ctx):
         except OSError:
             pass
         ctx.box.reset_in_child()
+        timeouts.obey_parents_term(ctx.parent_pid)
         if _prctl is not None:
             _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != ctx.parent_pid:

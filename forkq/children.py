@@ -68,6 +68,7 @@ class Children:
 
     def reaped(self, child):
         child.close()
+        timeouts.forget_term(child.pid)
         if child.held_event is not None:  # its last job's line, waiting for this exit status
             name, message, fields = child.held_event
             child.held_event = None

@@ -5,8 +5,10 @@ interrupted there (blocked in C, ignoring SIGALRM) is ended by the parent: TERM 
 process group once the grace is over, KILL `term_timeout` later. Deadlines use the monotonic
 clock; only records carry wall-clock time.
 """
+import mmap
 import os
 import signal
+import struct
 import time
 
 from .errors import JobTimeout
@@ -38,6 +40,39 @@ def arm(seconds):
 
 def disarm():
     signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+# Platforms such as Heroku send TERM to every process of a dyno at once. The worker gets it too
+# and gives the job --shutdown-timeout to finish, which it could not if the child died of the
+# same TERM at once. So a job's child obeys TERM only when the parent marked it first, in a page
+# every process forked from the worker shares (MAP_SHARED, made at import, before any fork).
+_ordered = mmap.mmap(-1, 8)
+
+
+def _marked():
+    return struct.unpack("=q", _ordered[:8])[0]
+
+
+def order_term(pid):
+    """In the parent, before it sends TERM to the child `pid`: this TERM is meant."""
+    _ordered[:8] = struct.pack("=q", pid)
+
+
+def forget_term(pid):
+    """The child `pid` is reaped: its mark must not hold for a later child with its pid."""
+    if _marked() == pid:
+        order_term(0)
+
+
+def obey_parents_term(parent_pid):
+    """In the child: a TERM ends it (by that signal, as before) when the parent sent it or the
+    parent is gone; any other TERM is the platform's, which the parent got too and acts on."""
+    def on_term(_signum, _frame):
+        if _marked() == os.getpid() or os.getppid() != parent_pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def format_seconds(seconds):
@@ -82,6 +117,8 @@ class Escalation:
 
 def kill_group(pgid, sig):
     """Signal a child's whole process group (it and any grandchildren); gone is fine."""
+    if sig == signal.SIGTERM:
+        order_term(pgid)
     try:
         os.killpg(pgid, sig)
         return True

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from conftest import (TESTS, alive, enqueue_raw, failures, pop, wait_until,
@@ -24,6 +25,24 @@ def test_term_to_the_group_twice_lets_the_job_finish_within_shutdown_timeout(r, 
     assert pop(r, "test:done")["tag"] == "finishes"
     assert failures(r) == [] and r.get("resque:stat:processed") == b"1"
     assert r.smembers("resque:workers") == set()
+
+
+@pytest.mark.parametrize("mode", [(), ("--no-fork-server",)], ids=["fork-server", "direct"])
+def test_term_to_every_process_as_heroku_sends_it_still_lets_the_job_finish(r, spawn_worker,
+                                                                            mode):
+    # mechanism: the child obeys only a TERM its parent marked (timeouts.order_term); without
+    # it the child dies of the platform's TERM at once and the job fails
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [1, "survives"]})
+    worker = spawn_worker("-q", "default", "--shutdown-timeout", "10", *mode)
+    child = pop(r, "test:started")["pid"]
+    everyone = [worker.pid] + [p.pid for p in psutil.Process(worker.pid).children(recursive=True)]
+    assert child in everyone
+    for _ in range(2):  # "possible to receive multiple SIGTERMs"
+        for pid in everyone:
+            os.kill(pid, signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert pop(r, "test:done")["tag"] == "survives"
+    assert failures(r) == [] and r.get("resque:stat:processed") == b"1"
 
 
 def test_a_job_that_cannot_finish_is_failed_with_the_reason(r, spawn_worker):
