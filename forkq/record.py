@@ -12,12 +12,12 @@ class Pending:
     def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True,
                  latency=None):
         self.queue = queue
-        self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
         self.raw = raw
         self.outcome = outcome
         self.child = child
         self.started = started
         self.payload_is_json = payload_is_json
+        self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
 
     def args(self, wid):
         """(failure JSON, count it in stat:failed, requeue (queue, payload)) for Store.cycle."""

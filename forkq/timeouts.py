@@ -44,33 +44,48 @@ def disarm():
 
 # Platforms such as Heroku send TERM to every process of a dyno at once. The worker gets it too
 # and gives the job --shutdown-timeout to finish, which it could not if the child died of the
-# same TERM at once. So a job's child obeys TERM only when the parent marked it first, in a page
-# every process forked from the worker shares (MAP_SHARED, made at import, before any fork).
-_ordered = mmap.mmap(-1, 8)
+# same TERM at once. So a job's child obeys at once only a TERM the parent marked; any other TERM
+# it obeys unless the parent says, within PLATFORM_WAIT, that it is stopping too (then the TERM
+# was the platform's and the parent decides). The marks live in a page every process forked
+# from the worker shares (MAP_SHARED, made at import, before any fork): [ordered pid, stopping].
+PLATFORM_WAIT = 1.0
+_page = mmap.mmap(-1, 16)
 
 
-def _marked():
-    return struct.unpack("=q", _ordered[:8])[0]
+def _word(i):
+    return struct.unpack_from("=q", _page, 8 * i)[0]
 
 
 def order_term(pid):
     """In the parent, before it sends TERM to the child `pid`: this TERM is meant."""
-    _ordered[:8] = struct.pack("=q", pid)
+    struct.pack_into("=q", _page, 0, pid)
 
 
 def forget_term(pid):
     """The child `pid` is reaped: its mark must not hold for a later child with its pid."""
-    if _marked() == pid:
+    if _word(0) == pid:
         order_term(0)
 
 
+def parent_stopping():
+    """In the parent, when it starts to stop: a TERM its child gets now is the platform's."""
+    struct.pack_into("=q", _page, 8, 1)
+
+
 def obey_parents_term(parent_pid):
-    """In the child: a TERM ends it (by that signal, as before) when the parent sent it or the
-    parent is gone; any other TERM is the platform's, which the parent got too and acts on."""
+    """In the child: TERM ends it (by that signal, as before) unless it is a TERM every process
+    got while the parent, which got it too, is stopping and deciding the job's time."""
     def on_term(_signum, _frame):
-        if _marked() == os.getpid() or os.getppid() != parent_pid:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+        if _word(0) != os.getpid() and os.getppid() == parent_pid:
+            deadline = time.monotonic() + PLATFORM_WAIT
+            while True:
+                if _word(1):
+                    return
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_term)
 

@@ -354,6 +354,8 @@ class Worker:
 
     def stop(self, mode, reason):
         first = self.stopping is None
+        if first:
+            timeouts.parent_stopping()
         if first or (mode == "now" and self.stopping == "graceful"):
             self.stopping = mode
             self.stop_reason = reason

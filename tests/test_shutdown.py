@@ -45,6 +45,20 @@ def test_term_to_every_process_as_heroku_sends_it_still_lets_the_job_finish(r, s
     assert failures(r) == [] and r.get("resque:stat:processed") == b"1"
 
 
+def test_a_term_to_the_child_alone_still_ends_the_job(r, spawn_worker):
+    # mechanism: an unmarked TERM while the parent is not stopping is obeyed (after at most
+    # timeouts.PLATFORM_WAIT); the worker records it and goes on
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "operator"]})
+    enqueue_raw(r, "default", {"class": "Record", "args": ["after"]})
+    worker = spawn_worker("-q", "default")
+    os.kill(pop(r, "test:started")["pid"], signal.SIGTERM)
+    assert pop(r, "test:done")["args"] == ["after"]
+    [entry] = failures(r)
+    assert "killed by SIGTERM" in entry["error"] and entry["payload"]["args"][1] == "operator"
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait(10) == 0
+
+
 def test_a_job_that_cannot_finish_is_failed_with_the_reason(r, spawn_worker):
     enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "too long"]})
     worker = spawn_worker("-q", "default", "--shutdown-timeout", "0.5", "--term-timeout", "1")
