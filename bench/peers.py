@@ -15,6 +15,11 @@ VENV = os.path.join(BENCH, ".venv")
 RQ_VERSION = "3.0.0"
 
 
+def log(*parts):
+    """Progress goes to stderr: stdout carries only the report."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
 def _tail(text, limit=300):
     text = (text or "").strip()
     return text[-limit:].replace("\n", " | ")

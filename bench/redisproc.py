@@ -51,6 +51,18 @@ class RedisServer:
         """Commands executed so far, all kinds added up."""
         return sum(self.stats().values())
 
+    def idle_count(self):
+        """(commands issued so far, clients blocked now). A blocking command (rq's BLPOP)
+        reaches commandstats only when it returns; a client blocked right now has issued one
+        more. So commands issued over a window = the calls' delta + the blocked clients' delta."""
+        return self.calls(), self.r.info("clients")["blocked_clients"]
+
+    def reads(self):
+        """Read events so far (INFO stats total_reads_processed, Redis >= 6), each one a
+        request arriving: a pipeline or a script call that arrives whole is one read. This
+        INFO's own read is counted in the figure it returns. None if the server lacks it."""
+        return self.r.info("stats").get("total_reads_processed")
+
     def fresh(self):
         """Empty data and zeroed counters before each measured run."""
         self.r.flushall()
@@ -71,3 +83,22 @@ class RedisServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class ReadEvents:
+    """A worker's round trips as the server's read events less the bench's own requests (its
+    INFOs and LLEN probes). Exact while every request arrives in one read, as all the drain
+    contenders' do (a few hundred bytes); a request over 16 KB takes more reads: see
+    tripcount.py for the count that does not depend on it."""
+
+    def __init__(self, server):
+        self.server = server
+        self.own = 0
+
+    def note(self, count=1):
+        self.own += count
+
+    def trips(self):
+        value = self.server.reads()
+        self.own += 1
+        return None if value is None else value - self.own

@@ -2,7 +2,8 @@
 no-op jobs, or measure rq's idle → start latency against an rq worker already waiting.
 
     python rq_driver.py fill URL N
-    python rq_driver.py latency URL N      # prints a JSON list of N latencies in seconds
+    python rq_driver.py latency URL N LOW HIGH  # prints a JSON list of N latencies in seconds;
+                                                # pushes LOW-HIGH s after the last job started
 """
 import json
 import random
@@ -23,10 +24,11 @@ def main():
                 queue.enqueue("jobs_rq.noop", i, pipeline=pipe)
             pipe.execute()
     elif cmd == "latency":
+        low, high = float(sys.argv[4]), float(sys.argv[5])
         queue = Queue("lat", connection=conn)
         samples = []
         for i in range(n + 1):  # the first one warms the worker up and is not kept
-            time.sleep(random.uniform(0.02, 0.05))  # pushes at no fixed phase to the worker
+            time.sleep(random.uniform(low, high))  # pushes at no fixed phase to the worker
             began = time.time()
             queue.enqueue("jobs_rq.stamp", "stamps")
             _key, value = conn.blpop(["stamps"], timeout=30)

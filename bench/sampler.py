@@ -1,5 +1,5 @@
 """Run one worker over a filled queue and watch it: wall time, Redis commands, CPU, the parent's
-RSS as the drain goes on, and the peak RSS of its job children.
+RSS as the drain goes on, the peak RSS of its job children, and its round trips.
 
 Why not psutil's children(): it walks all of /proc (1.5 ms a call here), slower than a no-op
 child lives. Linux names the last pid it handed out in /proc/loadavg, so each tick reads only
@@ -16,9 +16,11 @@ import time
 
 import psutil
 
+from redisproc import ReadEvents
+
 TICK = 0.002        # child sampling period: no-op children live one or two milliseconds
 PROGRESS = 0.01     # LLEN + parent RSS period (each LLEN is one more Redis command; subtracted)
-WARM = 0.05         # "start" figures are taken once this share of the jobs is done
+WARM = 0.05         # steady figures run from this share of the jobs popped to 1 - WARM
 
 
 def _last_pid():
@@ -149,15 +151,19 @@ def _tail(fh, limit=300):
     return text[-limit:].replace("\n", " | ")
 
 
-def measure(server, cmd, environ, cwd, n, queue_key, timeout):
+def measure(server, cmd, environ, cwd, n, queue_key, timeout, counter=None, expected=None):
     """Start `cmd` (a burst worker) over a queue already holding n jobs; wait for it to exit.
 
+    `counter` counts the worker's round trips (default: the server's read events less the
+    bench's own requests); `expected` is how many job children the worker forks by design.
     Returns figures, or {"error": reason} if it timed out, failed, or left jobs behind."""
+    counter = counter or ReadEvents(server)
     stats0 = server.stats()
+    trips0 = counter.trips()
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     tree = Tree()
-    rss = []                  # (jobs done, parent RSS)
-    mark_a = mark_b = None    # (t, jobs done[, tree cpu]) at WARM and 1 - WARM of the drain
+    rss = []                  # (jobs popped, parent RSS)
+    mark_a = mark_b = None    # (t, jobs popped, trips, tree cpu) at WARM and 1 - WARM popped
     probes = 0
     warm = max(1, int(n * WARM))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -179,17 +185,19 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
                 next_progress = now + PROGRESS
                 done = n - server.r.llen(queue_key)
                 probes += 1
+                counter.note()
                 try:
                     rss.append((done, ps.memory_info().rss))
                 except psutil.Error:
                     pass
                 if mark_a is None and done >= warm:
-                    mark_a = (now, done, tree.cpu())
+                    mark_a = (now, done, counter.trips(), tree.cpu())
                 if mark_b is None and done >= n - warm and mark_a and done > mark_a[1]:
-                    mark_b = (now, done)
+                    mark_b = (now, done, counter.trips())
             time.sleep(TICK)
         took = time.perf_counter() - began
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        trips1 = counter.trips()
         stats1 = server.stats()
         by_command = {k: v - stats0.get(k, 0) for k, v in stats1.items()}
         by_command["llen"] = by_command.get("llen", 0) - probes  # the bench's own LLENs
@@ -210,19 +218,17 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
               "cpu_ms_per_job": 1000 * cpu / n,
               "cmds_per_job_by_command": dict(sorted(
                   ((k, v / n) for k, v in by_command.items()), key=lambda kv: -kv[1])),
+              "trips_per_job": None if trips0 is None else (trips1 - trips0) / n,
               "steady_jobs_per_s": None, "steady_cpu_ms_per_job": None,
-              "parent_rss_mb": None, "child_rss_mb": None, "children_sampled": len(tree.peak)}
+              "steady_trips_per_job": None, "parent_rss_mb": None, "child_rss_mb": None,
+              "children_sampled": len(tree.peak), "children_expected": expected}
     if mark_a and mark_b and mark_b[0] > mark_a[0]:
         result["steady_jobs_per_s"] = (mark_b[1] - mark_a[1]) / (mark_b[0] - mark_a[0])
-    if mark_a and mark_a[2] is not None and n > mark_a[1]:
-        result["steady_cpu_ms_per_job"] = 1000 * (cpu - mark_a[2]) / (n - mark_a[1])
-    if rss:
-        # start: once WARM of the jobs are done; end: the last sample while jobs remained
-        # (later ones can catch the process tearing itself down, RSS falling to 0)
-        start = next((r for d, r in rss if d >= warm), rss[-1][1])
-        end = next((r for d, r in reversed(rss) if d < n and r), rss[-1][1])
-        result["parent_rss_mb"] = {"start": start / 1e6, "end": end / 1e6,
-                                   "peak": max(r for _, r in rss) / 1e6}
+        if mark_a[2] is not None:
+            result["steady_trips_per_job"] = (mark_b[2] - mark_a[2]) / (mark_b[1] - mark_a[1])
+    if mark_a and mark_a[3] is not None and n > mark_a[1]:
+        result["steady_cpu_ms_per_job"] = 1000 * (cpu - mark_a[3]) / (n - mark_a[1])
+    result["parent_rss_mb"] = _rss_span(rss, n)
     if reported and reported.get("child_maxrss_kb"):
         # the floor reaps its own children with wait4 and reports their exact peak RSS
         result["child_rss_mb"] = reported["child_maxrss_kb"] * 1024 / 1e6
@@ -230,6 +236,19 @@ def measure(server, cmd, environ, cwd, n, queue_key, timeout):
     elif tree.peak:
         result["child_rss_mb"] = statistics.median(tree.peak.values()) / 1e6
     return result
+
+
+def _rss_span(samples, n):
+    """Parent RSS at the first sample once a job was popped and at the last one while jobs
+    were still queued (later ones can catch the interpreter tearing itself down), with the
+    job counts they were taken at: the growth is over exactly end_job - start_job jobs."""
+    live = [(d, r) for d, r in samples if r]
+    first = next(((d, r) for d, r in live if d >= 1), None)
+    last = next(((d, r) for d, r in reversed(live) if d < n), None)
+    if first is None or last is None or last[0] < first[0]:
+        return None
+    return {"start": first[1] / 1e6, "end": last[1] / 1e6,
+            "peak": max(r for _, r in live) / 1e6, "start_job": first[0], "end_job": last[0]}
 
 
 def _last_json(data):

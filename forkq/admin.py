@@ -3,17 +3,19 @@ Stats tabs do, from the shell. Registered on the `forkq` click group; every opti
 environment variable, and `--json` prints what a script would read."""
 import json
 import os
+import re
 import signal
 import socket
 import sys
-import time
 
 import click
+import psutil
 
 from . import protocol
 from .cli import _click_option, cli, import_jobs, load_config
 from .config import option
 from .failures import Failures
+from .prune import pid_alive
 
 
 def connection_options(fn):
@@ -83,11 +85,11 @@ class Admin:
         secs, _micros = self.redis.time()
         return secs
 
-    def stats(self):
-        queues = self.queues()
-        workers = self.workers()
+    def stats(self, queues=None, workers=None):
+        queues = self.queues() if queues is None else queues
+        workers = self.workers() if workers is None else workers
         get = self.redis.mget([self.keys.processed, self.keys.failed_count])
-        return {
+        data = {
             "pending": sum(size for _name, size in queues),
             "processed": int(get[0] or 0),
             "queues": len(queues),
@@ -95,10 +97,39 @@ class Admin:
             "working": sum(1 for w in workers if w["state"] == "working"),
             "failed": self.failures.count(),  # what resque-web shows: LLEN failed
             "failed_counter": int(get[1] or 0),
-            "delayed": self.redis.zcard(self.keys.delayed_schedule),
             "servers": [self.server],
             "namespace": self.keys.prefix.rstrip(":"),
         }
+        data.update(self.scheduler())
+        return data
+
+    def scheduler(self):
+        """resque-scheduler's numbers (contract §12), only when its keys exist: `delayed` is
+        the jobs waiting (LLEN of every delayed:<ts>), `delayed_timestamps` the members of
+        delayed_queue_schedule, `scheduled` the persistent recurring schedules."""
+        out = {}
+        if self.redis.exists(self.keys.delayed_schedule):
+            stamps = jobs = 0
+            batch = []
+            for member, _score in self.redis.zscan_iter(self.keys.delayed_schedule, count=1000):
+                batch.append(member)
+                if len(batch) == 1000:
+                    jobs += self._delayed_jobs(batch)
+                    stamps += len(batch)
+                    batch = []
+            jobs += self._delayed_jobs(batch)
+            stamps += len(batch)
+            out.update(delayed=jobs, delayed_timestamps=stamps)
+        schedules = self.keys.key("persistent_schedules")
+        if self.redis.exists(schedules):
+            out["scheduled"] = self.redis.hlen(schedules)
+        return out
+
+    def _delayed_jobs(self, members):
+        pipe = self.redis.pipeline(transaction=False)
+        for member in members:  # the member is the <ts> of delayed:<ts>, byte for byte
+            pipe.llen(self.keys.prefix.encode() + b"delayed:" + member)
+        return sum(pipe.execute())
 
 
 def _text(value):
@@ -175,59 +206,6 @@ def _default_queue(class_name):
     return spec.queue if spec else None
 
 
-# --- info, workers -----------------------------------------------------------------------
-
-@cli.command()
-@click.option("--watch", type=float, default=None, envvar="FORKQ_WATCH", metavar="SECONDS",
-              help="Refresh every SECONDS until interrupted. [env: FORKQ_WATCH]")
-@connection_options
-@json_option
-def info(watch, redis_url, namespace, as_json):
-    """Overview: pending, processed, failed, queues, workers, working, delayed."""
-    admin = Admin(redis_url, namespace)
-
-    def render(stats):
-        for key in ("pending", "processed", "failed", "queues", "workers", "working",
-                    "delayed"):
-            click.echo("%-10s %s" % (key, stats[key]))
-        click.echo("%-10s %s" % ("namespace", stats["namespace"]))
-
-    while True:
-        if watch:
-            click.clear()
-        emit(admin.stats(), as_json, render)
-        if not watch:
-            return
-        try:
-            time.sleep(watch)
-        except KeyboardInterrupt:
-            return
-
-
-@cli.command()
-@connection_options
-@json_option
-def workers(redis_url, namespace, as_json):
-    """Workers: id, state, current job and since when, heartbeat age, started."""
-    admin = Admin(redis_url, namespace)
-    rows = admin.workers()
-
-    def render(rows):
-        if not rows:
-            click.echo("no workers")
-            return
-        table([(w["id"], w["host"], w["pid"], ",".join(w["queues"]), w["state"],
-                ("%s on %s since %s" % (w["job"], w["queue"], w["since"])) if w["job"] else "",
-                ("%ss" % w["heartbeat_age"]) if w["heartbeat_age"] is not None else "-",
-                w["started"] or "", w["processed"], w["failed"]) for w in rows],
-              ("WORKER", "HOST", "PID", "QUEUES", "STATE", "JOB", "HEARTBEAT", "STARTED",
-               "PROCESSED", "FAILED"))
-        working = sum(1 for w in rows if w["state"] == "working")
-        click.echo("%d of %d workers working" % (working, len(rows)))
-
-    emit(rows, as_json, render)
-
-
 # --- prune, pause, resume --------------------------------------------------------------------
 
 @cli.command()
@@ -254,10 +232,47 @@ def prune(prune_interval, redis_url, namespace, as_json):
         for r in rows] or click.echo("no dead workers"))
 
 
+TITLE = re.compile(r"resque-[0-9]")  # what Resque's own prune greps ps for
+
+
+def local_worker_pid(admin, wid):
+    """(pid, None) when `wid` is a registered worker running on this host as that very pid,
+    else (None, why not). A signal must never reach a process that merely has the pid now:
+    the id must be in `workers`, on this host, its pid alive and not started after
+    worker:<id>:started (pid reuse), with a Resque process title."""
+    here = socket.gethostname()
+    host, pid, _queues = protocol.parse_worker_id(wid)
+    if not admin.redis.sismember(admin.keys.workers, wid):
+        return None, "not a registered worker (not in the workers set; see `forkq workers`)"
+    if host != here or pid is None:
+        return None, "not on this host (%s): run this on %s" % (here, host)
+    started = protocol.parse_started(_text(admin.redis.get(admin.keys.started(wid))))
+    if started is None:
+        return None, ("no readable worker:%s:started, so pid %d cannot be told from a process "
+                      "that reused it" % (wid, pid))
+    if not pid_alive(pid, started):
+        return None, ("pid %d is not running, or was reused by a process started after the "
+                      "worker (`forkq prune` removes dead workers)" % pid)
+    try:
+        title = " ".join(psutil.Process(pid).cmdline())
+    except psutil.AccessDenied:
+        title = None  # then the signal is refused by the kernel anyway
+    except psutil.Error:
+        return None, "pid %d is not running" % pid
+    if title is not None and not TITLE.search(title):
+        return None, "pid %d does not look like a Resque worker (its title: %s)" % (
+            pid, title[:80] or "none")
+    return pid, None
+
+
 def _pause_command(name, paused):
     @cli.command(name, help=(
         "Pause workers: every worker (Ruby's too) through pause-all-workers, or one on this "
-        "host with USR2." if paused else "Resume workers paused with `forkq pause`."))
+        "host with USR2.\n\nA --worker ID must be registered, on this host, and its pid must "
+        "still be that worker (alive, not started after it registered, with a Resque title); "
+        "otherwise nothing is sent and the exit status is 1." if paused else
+        "Resume workers paused with `forkq pause` (pause-all-workers deleted, or CONT sent to "
+        "one worker on this host, checked as for pause)."))
     @click.option("--worker", "worker_ids", multiple=True, envvar="FORKQ_WORKER",
                   metavar="ID", help="Only this worker (on this host: sent %s). "
                   "[env: FORKQ_WORKER]" % ("USR2" if paused else "CONT"))
@@ -274,12 +289,11 @@ def _pause_command(name, paused):
                 "all workers %s (pause-all-workers)" % ("paused" if paused else "resumed")))
             return
         sig = signal.SIGUSR2 if paused else signal.SIGCONT
-        here = socket.gethostname()
         rows = []
         for wid in worker_ids:
-            host, pid, _queues = protocol.parse_worker_id(wid)
-            if host != here or pid is None:
-                rows.append({"worker": wid, "error": "not on this host (%s)" % here})
+            pid, refusal = local_worker_pid(admin, wid)
+            if refusal:
+                rows.append({"worker": wid, "error": refusal})
                 continue
             try:
                 os.kill(pid, sig)
@@ -296,36 +310,5 @@ pause = _pause_command("pause", True)
 resume = _pause_command("resume", False)
 
 
-# --- pool ------------------------------------------------------------------------------------
-
-@cli.command(context_settings={"ignore_unknown_options": True})
-@click.option("-w", "--workers", "sets", multiple=True, envvar="FORKQ_POOL_WORKERS",
-              metavar="QUEUES=N", help="Run N workers on QUEUES; repeatable. "
-                                       "[env: FORKQ_POOL_WORKERS]")
-@click.option("-n", "--count", type=int, default=None, envvar="FORKQ_POOL_COUNT",
-              help="With -q: run this many workers on those queues. [env: FORKQ_POOL_COUNT]")
-@click.option("-q", "--queues", default=None, envvar="FORKQ_POOL_QUEUES", metavar="Q[,Q...]",
-              help="The queue set for -n. [env: FORKQ_POOL_QUEUES]")
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
-              envvar="FORKQ_POOL_CONFIG", help="File of QUEUES = COUNT lines; HUP re-reads "
-                                               "it. [env: FORKQ_POOL_CONFIG]")
-@click.argument("work_args", nargs=-1, type=click.UNPROCESSED)
-def pool(sets, count, queues, config_path, work_args):
-    """Run several `forkq work` processes on this host and keep them running.
-
-    Options after the pool's own (or after --) go to every worker, e.g.
-    `forkq pool -n 4 -q critical,default -- --require myapp.jobs`."""
-    from .pool import Pool, PoolConfigError, parse_sets, read_config
-    try:
-        wanted = parse_sets(sets)
-        if count is not None or queues:
-            if count is None or not queues:
-                raise PoolConfigError("-n and -q go together: -n 4 -q critical,default")
-            wanted.update(parse_sets(["%s=%d" % (queues, count)]))
-        if config_path:
-            wanted.update(read_config(config_path))
-    except (OSError, PoolConfigError) as exc:
-        raise click.UsageError(str(exc))
-    if not wanted:
-        raise click.UsageError("say which workers to run: -n 2 -q default, -w default=2, or -c FILE")
-    sys.exit(Pool(wanted, work_args, config_path).run())
+# Registered here so that load_commands() (which imports this module) finds them too.
+from . import overview, poolcmd  # noqa: E402,F401

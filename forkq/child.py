@@ -20,6 +20,8 @@ _PR_SET_PDEATHSIG = 1
 _FORKQ_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TIMEOUTS_FILE = os.path.abspath(timeouts.__file__)
 
+_IN_JOB = timeouts.in_job
+
 try:
     _libc = ctypes.CDLL(None, use_errno=True)
     _prctl = _libc.prctl
@@ -127,10 +129,12 @@ def perform(job, default_timeout, first):
     try:
         timeouts.arm(timeout)
         try:
+            _IN_JOB[0] = True  # after_fork runs under the alarm too
             if first:
                 hooks.run("after_fork", job)
             done = hooks.perform(spec, job.args)
         finally:
+            _IN_JOB[0] = False  # first: from here the alarm is a no-op (a bytecode's window)
             timeouts.disarm()
         return (_DONE if done else _SKIPPED), ExitCode.OK
     except JobTimeout as exc:

@@ -1,5 +1,6 @@
 """The worker's children as a set: the one that takes jobs now, the ones on their way out, and
-the fork server that forks them. Spawning, letting go and reaping; as PID 1, orphans too."""
+the fork server that forks them (or the guard that ends their groups if the worker dies, when
+the worker forks them itself). Spawning, letting go and reaping; as PID 1, orphans too."""
 import os
 import signal
 import time
@@ -9,11 +10,12 @@ from .supervise import Child
 
 
 class Children:
-    def __init__(self, ctx, log, term_timeout, forkserver=None):
+    def __init__(self, ctx, log, term_timeout, forkserver=None, guard=None):
         self.ctx = ctx
         self.log = log
         self.term_timeout = term_timeout
         self.forkserver = forkserver
+        self.guard = guard    # forkq.guard.Guard, when the worker forks children itself
         self.current = None   # the child that takes jobs now, if any
         self.exiting = []     # children that took their last job and are on their way out
 
@@ -26,6 +28,9 @@ class Children:
             self.forkserver = server = None
         if server is None or self.ctx.jobs_per_child > 1:
             child = Child.spawn(job, self.ctx)
+            if self.guard is not None:
+                child.guard = self.guard
+                self.guard.watch(child.pid)
         else:
             pid, report_r = server.spawn(message)
             child = Child(pid, report_r, None, server)
@@ -78,24 +83,19 @@ class Children:
                            **child.exit_fields())
 
     def reap_orphans(self):
-        """As PID 1 (a container's init), orphans are ours to reap; our own children are left
-        to Child.exited, which needs their status."""
-        while True:
+        """As PID 1 (a container's init), orphans are ours to reap: every child that has
+        exited and is not one we know, whose status Child.exited needs, is reaped now."""
+        ours = {c.pid for c in self.exiting}
+        for known in (self.current, self.forkserver, self.guard):
+            if known is not None:
+                ours.add(known.pid)
+        for pid in _child_pids():
+            if pid in ours:
+                continue
             try:
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG)
             except ChildProcessError:
-                return
-            ours = {c.pid for c in self.exiting}
-            if self.forkserver is not None:
-                ours.add(self.forkserver.pid)
-            if self.current is not None:
-                ours.add(self.current.pid)
-            if info is None or info.si_pid in ours:
-                return
-            try:
-                os.waitpid(info.si_pid, 0)
-            except ChildProcessError:
-                return
+                pass
 
     def wake_fds(self):
         """What to select on besides our own fds: a live fork server's socket."""
@@ -105,3 +105,23 @@ class Children:
     def stop_server(self):
         if self.forkserver is not None:
             self.forkserver.stop()
+        if self.guard is not None:
+            self.guard.stop()
+
+
+def _child_pids():
+    """Our children's pids (alive and zombies). os.waitid(P_ALL) names one arbitrary child and
+    could name one of ours every time, so the kernel's list of children is read instead."""
+    pids = set()
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open("/proc/self/task/%s/children" % tid) as fh:
+                pids.update(int(p) for p in fh.read().split())
+        return pids
+    except (OSError, ValueError):
+        pass
+    import psutil
+    try:
+        return {p.pid for p in psutil.Process().children()}
+    except psutil.Error:
+        return pids

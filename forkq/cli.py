@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from . import __version__
+from . import __version__, hooks
 from .config import OPTIONS, Config, ConfigError
 from .errors import ExitCode
 
@@ -78,25 +78,35 @@ def work(**values):
     if config.background:
         from .daemon import daemonize
         daemonize()
-    server = start_fork_server(config)
+    server, guard, note = start_forker(config)
     from .daemon import pidfile
     from .worker import Worker  # imports redis-py: only after the fork server is forked
     with pidfile(config.pidfile):
-        code = Worker(config, forkserver=server).work()
+        code = Worker(config, forkserver=server, guard=guard, fork_note=note).work()
     sys.exit(int(code))
 
 
-def start_fork_server(config):
+def start_forker(config):
     """Fork the lean process that forks job children (see forkq.forkserver), unless asked not
-    to or a child takes several jobs (then fork cost is spread over them anyway)."""
-    if config.no_fork_server or config.jobs_per_child > 1:
-        return None
+    to, a child takes several jobs (then fork cost is spread over them anyway), or worker hooks
+    that run before a fork must run in the process that forks. Without it, a guard (see
+    forkq.guard) ends the children's groups if the worker dies. → (server, guard, note)."""
     from .child import Context
-    from .forkserver import ForkServer
     from .observe import Titles
     titles = Titles(config.procline_prefix)
-    return ForkServer.start(
-        lambda box: Context(box, config.timeout, None, titles, 1), titles)
+    note = None
+    hooked = [name for name in ("before_first_fork", "before_fork") if hooks.registered(name)]
+    if not (config.no_fork_server or config.jobs_per_child > 1) and hooked:
+        # They run in the worker (Resque's order: after prune, before each fork); what they
+        # set up (preloading, jobs registered late, connections closed) must be in children.
+        note = ("%s hooks are registered: job children are forked by the worker itself, "
+                "after the hooks ran (no fork server)" % " and ".join(hooked))
+    elif not (config.no_fork_server or config.jobs_per_child > 1):
+        from .forkserver import ForkServer
+        return ForkServer.start(
+            lambda box: Context(box, config.timeout, None, titles, 1), titles), None, None
+    from .guard import Guard
+    return None, Guard.start(titles), note
 
 
 def load_commands():
@@ -106,7 +116,14 @@ def load_commands():
 
 def main():
     load_commands()
-    cli(prog_name="forkq")
+    try:
+        cli(prog_name="forkq")
+    except Exception as exc:
+        import redis  # only now: `work` must not load redis-py before its fork server starts
+        if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+            raise
+        click.echo("forkq: cannot reach Redis: %s" % exc, err=True)
+        sys.exit(ExitCode.UNAVAILABLE)
 
 
 if __name__ == "__main__":

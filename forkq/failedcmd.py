@@ -13,12 +13,18 @@ def failed():
     """The failed list, with resque-web's semantics (indices are positions, 0 = oldest)."""
 
 
-def _filters(fn):
+def _filters(fn, when=""):
     fn = click.option("--class", "class_name", envvar="FORKQ_FAILED_CLASS",
-                      help="Only entries of this job class. [env: FORKQ_FAILED_CLASS]")(fn)
+                      help="%sOnly entries of this job class. [env: FORKQ_FAILED_CLASS]"
+                           % when)(fn)
     fn = click.option("--queue", envvar="FORKQ_FAILED_QUEUE",
-                      help="Only entries from this queue. [env: FORKQ_FAILED_QUEUE]")(fn)
+                      help="%sOnly entries from this queue. [env: FORKQ_FAILED_QUEUE]"
+                           % when)(fn)
     return fn
+
+
+def _all_filters(fn):
+    return _filters(fn, "With --all: ")
 
 
 @failed.command("list")
@@ -38,7 +44,9 @@ def failed_list(queue, class_name, limit, redis_url, namespace, as_json):
             click.echo("no failed jobs")
             return
         table([(e.index, e.data.get("failed_at", ""), e.queue or "", e.class_name or "?",
-                e.data.get("exception", ""), _one_line(e.data.get("error", ""), 60),
+                e.data.get("exception", ""),
+                _one_line(e.data.get("error", "") if e.is_object
+                          else "(not a JSON object) " + e.as_dict()["raw"], 60),
                 "retried " + e.data["retried_at"] if "retried_at" in e.data else "")
                for e in entries],
               ("INDEX", "FAILED AT", "QUEUE", "CLASS", "EXCEPTION", "ERROR", ""))
@@ -63,6 +71,9 @@ def failed_show(index, redis_url, namespace, as_json):
         raise click.ClickException(str(exc))
 
     def render(data):
+        if "raw" in data:
+            click.echo("not a JSON object: %s" % data["raw"])
+            return
         for key in ("failed_at", "queue", "worker", "exception", "error", "retried_at"):
             if key in data:
                 click.echo("%-10s %s" % (key, data[key]))
@@ -73,46 +84,73 @@ def failed_show(index, redis_url, namespace, as_json):
     emit(entry.as_dict(), as_json, render)
 
 
+def _selection(failures, indices, select_all, queue, class_name):
+    """The indices a retry/remove acts on: INDEX... as given, or --all (with the filters).
+    Filters only choose entries for --all; with INDEX... they would be silently ignored or
+    would change which entry an index means, so the combination is refused."""
+    if indices and select_all:
+        raise click.UsageError("give INDEX... or --all, not both")
+    if indices and (queue is not None or class_name is not None):
+        raise click.UsageError("--queue and --class choose entries for --all; with INDEX... "
+                               "leave them out (see `forkq failed list --queue Q --class C`)")
+    if select_all:
+        return [e.index for e in failures.all(queue, class_name)]
+    if not indices:
+        raise click.UsageError("give INDEX... or --all")
+    return list(indices)
+
+
+def _all_option(verb, env):
+    return click.option("--all", "select_all", is_flag=True, envvar=env,
+                        help="%s every entry (--queue/--class choose which). [env: %s]"
+                             % (verb, env))
+
+
 @failed.command("retry")
 @click.argument("indices", type=int, nargs=-1)
-@click.option("--all", "retry_all", is_flag=True, help="Retry every entry (filters apply).")
-@_filters
+@_all_option("Retry", "FORKQ_FAILED_ALL")
+@_all_filters
 @click.option("--requeue-to", envvar="FORKQ_REQUEUE_TO", metavar="QUEUE",
               help="Push to this queue instead of the job's own. [env: FORKQ_REQUEUE_TO]")
 @connection_options
 @json_option
-def failed_retry(indices, retry_all, queue, class_name, requeue_to, redis_url, namespace,
+def failed_retry(indices, select_all, queue, class_name, requeue_to, redis_url, namespace,
                  as_json):
     """Retry entries as resque-web does: retried_at in place, the job re-created with only
-    class and args."""
+    class and args (args as Ruby's *args makes them). An entry that cannot be retried (no
+    class, no queue and no --requeue-to) is reported and the others still go; the exit status
+    is 1 if any could not."""
     failures = Admin(redis_url, namespace).failures
-    if retry_all:
-        indices = [e.index for e in failures.all(queue, class_name)]
-    elif not indices:
-        raise click.UsageError("give INDEX... or --all")
     done = []
-    for index in indices:
+    for index in _selection(failures, indices, select_all, queue, class_name):
         try:
             done.append({"index": index, "queue": failures.retry(index, requeue_to)})
         except (IndexError, ValueError) as exc:
             done.append({"index": index, "error": str(exc)})
+    if not done:
+        return emit([], as_json, lambda _rows: click.echo("no failed entries to retry"))
     emit_each(done, as_json, lambda r: "retried %d onto %s" % (r["index"], r["queue"])
               if "queue" in r else "not retried %d: %s" % (r["index"], r["error"]))
 
 
 @failed.command("remove")
-@click.argument("indices", type=int, nargs=-1, required=True)
+@click.argument("indices", type=int, nargs=-1)
+@_all_option("Remove", "FORKQ_FAILED_REMOVE_ALL")
+@_all_filters
 @connection_options
 @json_option
-def failed_remove(indices, redis_url, namespace, as_json):
-    """Remove entries (resque-web's empty-string sentinel; higher indices first)."""
+def failed_remove(indices, select_all, queue, class_name, redis_url, namespace, as_json):
+    """Remove entries (resque-web's empty-string sentinel; higher indices first). With --all
+    and --queue/--class: every matching entry (resque-web's per-queue Clear)."""
     failures = Admin(redis_url, namespace).failures
+    chosen = _selection(failures, indices, select_all, queue, class_name)
     try:
-        failures.remove_many(indices)
+        failures.remove_many(chosen)
     except IndexError as exc:
         raise click.ClickException(str(exc))
-    emit({"removed": sorted(set(indices))}, as_json,
-         lambda d: click.echo("removed %s" % ", ".join(map(str, d["removed"]))))
+    emit({"removed": sorted(set(chosen))}, as_json,
+         lambda d: click.echo("removed %s" % ", ".join(map(str, d["removed"]))
+                              if d["removed"] else "nothing to remove"))
 
 
 @failed.command("clear")

@@ -8,11 +8,25 @@ Clear is DEL; Clear Retried removes every entry with a `retried_at`.
 import json
 import time
 
+from redis.exceptions import WatchError
+
 from . import protocol
 
 
+def ruby_splat(args):
+    """The list Ruby's `*args` makes of a payload's args, as Job.create receives them: an
+    array as is, nil none, a Hash its [key, value] pairs, anything else itself alone."""
+    if args is None:
+        return []
+    if isinstance(args, list):
+        return args
+    if isinstance(args, dict):
+        return [[key, value] for key, value in args.items()]
+    return [args]
+
+
 class FailedEntry:
-    __slots__ = ("index", "raw", "data")
+    __slots__ = ("index", "raw", "data", "is_object")
 
     def __init__(self, index, raw):
         self.index = index
@@ -21,7 +35,8 @@ class FailedEntry:
             data = json.loads(raw)
         except ValueError:
             data = None
-        self.data = data if isinstance(data, dict) else {}
+        self.is_object = isinstance(data, dict)
+        self.data = data if self.is_object else {}
 
     @property
     def payload(self):
@@ -34,11 +49,19 @@ class FailedEntry:
         return name if isinstance(name, str) else None
 
     @property
+    def args(self):
+        return self.payload.get("args")
+
+    @property
     def queue(self):
         return self.data.get("queue")
 
     def as_dict(self):
-        return dict(self.data, index=self.index)
+        """The entry's fields and its index; an entry that is not a JSON object keeps its text
+        under "raw" (bad bytes as \\xNN), so a script sees what is there."""
+        if self.is_object:
+            return dict(self.data, index=self.index)
+        return {"index": self.index, "raw": protocol.display_text(self.raw)}
 
 
 class Failures:
@@ -64,20 +87,42 @@ class Failures:
         return FailedEntry(index, raw)
 
     def retry(self, index, requeue_to=None):
-        """resque-web's Retry. Returns the queue the job went to."""
-        entry = self.get(index)
+        """resque-web's Retry. Returns the queue the job went to.
+
+        Everything that can refuse (no entry, no class, no queue) is decided before the first
+        write, and the mark and the push go in one MULTI watched on `failed`: an entry is never
+        marked retried without its job being pushed, nor marked in the wrong place when the
+        list moved meanwhile."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(self.keys.failed)
+                    raw = pipe.lindex(self.keys.failed, index)
+                    if raw is None:
+                        raise IndexError("no failed entry at index %d (there are %d)"
+                                         % (index, pipe.llen(self.keys.failed)))
+                    entry = FailedEntry(index, raw)
+                    queue = self.target_queue(entry, requeue_to)
+                    item = dict(entry.data)
+                    item["retried_at"] = protocol.failed_at(time.time())
+                    pipe.multi()
+                    pipe.lset(self.keys.failed, index, protocol.encode(item))
+                    pipe.sadd(self.keys.queues, queue)
+                    pipe.rpush(self.keys.queue(queue),
+                               protocol.job_payload(entry.class_name, ruby_splat(entry.args)))
+                    pipe.execute()
+                    return queue
+                except WatchError:
+                    continue
+
+    @staticmethod
+    def target_queue(entry, requeue_to=None):
         if not entry.class_name:
             raise ValueError("failed entry %d has no job class to retry (payload: %s)"
-                             % (index, protocol.display_text(entry.raw, 200)))
-        item = dict(entry.data)
-        item["retried_at"] = protocol.failed_at(time.time())
-        self.redis.lset(self.keys.failed, index, protocol.encode(item))
+                             % (entry.index, protocol.display_text(entry.raw, 200)))
         queue = requeue_to or entry.queue
-        args = entry.payload.get("args") or []
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(self.keys.queues, queue)
-        pipe.rpush(self.keys.queue(queue), protocol.job_payload(entry.class_name, args))
-        pipe.execute()
+        if not isinstance(queue, str) or not queue:
+            raise ValueError("failed entry %d has no queue: use --requeue-to" % entry.index)
         return queue
 
     def remove(self, index):

@@ -8,7 +8,9 @@ before forkq imports redis-py, so it holds the app and forkq's child code and no
 does almost nothing per job. The parent keeps every decision: it reserves, sends the job here,
 gets the child's pid and report pipe back (SCM_RIGHTS), supervises, escalates (it may signal
 the child's process group directly), and records. This process only forks and reaps, killing
-the child's group before reaping so no grandchild outlives a job.
+the child's group before reaping so no grandchild outlives a job. If the worker dies (even by
+SIGKILL), the server learns it by a parent-death signal it can catch (SIGHUP), kills every
+child's process group, grandchildren included, and exits.
 
 Messages on the socket are child.frame()s: parent → server {"queue","raw","at"} (a job) or
 {"stop": 1}; server → parent {"forked": pid} with the report pipe's read end attached,
@@ -127,15 +129,13 @@ class ForkServer:
 
 def _serve(sock, parent_pid, ctx_factory, titles):
     """The server's loop: fork on request, reap, report. Single-threaded, like the parent."""
-    if child_mod._prctl is not None:
-        child_mod._prctl(child_mod._PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:
-        return
-    from .signals import SignalBox
+    from .signals import HANDLED, SignalBox
     box = SignalBox()
-    # Signals only record here (shutdowns are the worker's call; SIGCHLD wakes the loop), and
-    # children reset every one of them to its default.
-    box.install()
+    # Signals only record here (shutdowns are the worker's call; SIGCHLD wakes the loop; SIGHUP
+    # is the worker's death, below), and children reset every one of them to its default.
+    box.install(HANDLED + (signal.SIGHUP,))
+    if child_mod._prctl is not None:
+        child_mod._prctl(child_mod._PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
     timeouts.install()
     ctx = ctx_factory(box)
     ctx.parent_pid = os.getpid()
@@ -146,18 +146,24 @@ def _serve(sock, parent_pid, ctx_factory, titles):
     sock.setblocking(False)
     gc.freeze()
     while True:
+        if os.getppid() != parent_pid:  # the worker is gone (SIGHUP woke us, or before it)
+            _orphaned(children)
+            return
         try:
             select.select((sock, box), (), ())
         except InterruptedError:
             pass
         box.take()
+        if os.getppid() != parent_pid:
+            continue
         _reap(sock, children)
         try:
             data = sock.recv(1 << 20)
         except (BlockingIOError, InterruptedError):
             continue
-        if not data:
-            break
+        if not data:  # the worker's end closed without a stop: it died
+            _orphaned(children)
+            return
         buffer += data
         for message in child_mod.unframe(buffer):
             if "stop" in message:
@@ -209,6 +215,18 @@ def _reap(sock, children, block=False):
         children.discard(pid)
         _send(sock, {"exited": pid, "status": status, "maxrss": usage.ru_maxrss,
                      "cpu": round(usage.ru_utime + usage.ru_stime, 4)})
+
+
+def _orphaned(children):
+    """The worker died: nobody will supervise or record these jobs (the next prune records
+    them), and nothing they started may run on."""
+    for pid in children:
+        timeouts.kill_group(pid, signal.SIGKILL)
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def _send(sock, message, fds=()):

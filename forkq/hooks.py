@@ -43,6 +43,11 @@ def run(hook_name, *args):
         fn(*args)
 
 
+def registered(hook_name):
+    """Is any function registered for this worker hook?"""
+    return bool(_registered[hook_name])
+
+
 def clear():
     for fns in _registered.values():
         del fns[:]

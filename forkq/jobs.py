@@ -191,7 +191,14 @@ class Producer:
         return out
 
     def delayed_count(self):
-        return self.redis.zcard(self.keys.delayed_schedule)
+        """Delayed jobs waiting (not timestamps: several jobs can share one)."""
+        stamps = self.redis.zrange(self.keys.delayed_schedule, 0, -1)
+        if not stamps:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for stamp in stamps:
+            pipe.llen(self.keys.delayed(int(stamp)))
+        return sum(pipe.execute())
 
 
 _default = None

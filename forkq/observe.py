@@ -71,10 +71,20 @@ class EventLog:
                               if v is not None)
             line = " ".join(part for part in (stamp, "forkq", name, message, extras) if part)
         try:
-            self.stream.write(line + "\n")
+            self.stream.write(_writable(line, self.stream) + "\n")
             self.stream.flush()
         except (OSError, ValueError):
             pass
+
+
+def _writable(line, stream):
+    # A job's text can hold what the stream cannot encode (a lone surrogate from
+    # os.fsdecode, or anything on an ASCII stream): show it escaped, never drop the line.
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return line.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return line.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _short(value):

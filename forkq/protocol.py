@@ -5,9 +5,12 @@ except through arguments, so every shape can be checked against golden vectors.
 """
 import json
 import re
+import sys
 import time
 
 from .errors import InvalidPayload
+from .globs import (expand_queues, glob_dot_flag, glob_match, glob_regex,  # noqa: F401
+                    glob_to_lua, is_dynamic)
 
 RESQUE_VERSION = "3.0.0"
 
@@ -106,6 +109,40 @@ def _reject_constant(name):
     raise ValueError("%s is not valid JSON (Ruby refuses it)" % name)
 
 
+def _strict_loads(text):
+    """json.loads that refuses NaN and Infinity, as Ruby's JSON does."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _number_hooks(text):
+    # Numbers JSON allows but Python cannot hold: an integer past int()'s digit limit, and a
+    # float so large it would become inf (and so slip past the NaN/Infinity rule).
+    def is_object():
+        return text.lstrip(" \t\r\n")[:1] == "{"
+
+    def parse_int(digits):
+        limit = _int_digits_limit()
+        count = len(digits.lstrip("-"))
+        if limit and count > limit:
+            raise InvalidPayload("payload has an integer of %d digits, more than Python's "
+                                 "limit of %d" % (count, limit), is_object=is_object())
+        return int(digits)
+
+    def parse_float(spelled):
+        value = float(spelled)
+        if value in (_INF, -_INF):
+            shown = spelled if len(spelled) <= 40 else spelled[:40] + "…"
+            raise InvalidPayload("payload has a number out of range: %s" % shown,
+                                 is_object=is_object())
+        return value
+    return parse_int, parse_float
+
+
+_INF = float("inf")
+# Python 3.11 (and security releases of 3.9 and 3.10) cap int("…") at 4300 digits by default.
+_int_digits_limit = getattr(sys, "get_int_max_str_digits", lambda: 0)
+
+
 def decode_payload(raw):
     """Check a popped entry the way a careful worker must: UTF-8, strict JSON, an object with a
     non-empty string class and a list of args. Returns the decoded dict or raises InvalidPayload."""
@@ -113,8 +150,12 @@ def decode_payload(raw):
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise InvalidPayload("payload is not valid UTF-8 (%s)" % exc) from None
+    parse_int, parse_float = _number_hooks(text)
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, parse_int=parse_int,
+                         parse_float=parse_float)
+    except InvalidPayload:
+        raise
     except RecursionError:
         raise InvalidPayload("payload JSON is nested too deeply to decode") from None
     except ValueError as exc:
@@ -208,8 +249,8 @@ def split_claim(claim):
     its original bytes."""
     text = claim.decode("utf-8", "replace") if isinstance(claim, bytes) else claim
     try:
-        whole = json.loads(text)
-    except ValueError:
+        whole = _strict_loads(text)
+    except (ValueError, RecursionError):
         return "", text, False, None
     if not isinstance(whole, dict):
         return "", text, False, None
@@ -218,20 +259,30 @@ def split_claim(claim):
     if isinstance(payload, str):
         return queue, payload.encode("latin-1", "replace"), False, None
     if not isinstance(payload, dict):
-        return queue, encode(payload) if payload is not None else text, False, None
+        return queue, _encode_or(payload, text) if payload is not None else text, False, None
     raw = None
     marker = text.find(',"payload":')
     if marker > 0:
         candidate = _CLAIM_TAIL.sub("", text[marker + len(',"payload":'):])
         try:
-            if json.loads(candidate) == payload:
+            if _strict_loads(candidate) == payload:
                 raw = candidate
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
-    if raw is None:
-        raw = encode(payload)
     job_class = payload.get("class")
-    return queue, raw, True, job_class if isinstance(job_class, str) else None
+    job_class = job_class if isinstance(job_class, str) else None
+    if raw is None:
+        raw = _encode_or(payload, None)
+        if raw is None:  # 1e999 read as inf: keep the claim's text rather than lose the job
+            return queue, text, False, job_class
+    return queue, raw, True, job_class
+
+
+def _encode_or(value, fallback):
+    try:
+        return encode(value)
+    except ValueError:
+        return fallback
 
 
 # --- failures ----------------------------------------------------------------------------
@@ -241,13 +292,27 @@ def failure_json(failed_at, raw_payload, exception, error, backtrace, worker, qu
     """A `failed` entry in Resque's key order. A payload that was valid JSON is spliced in as
     popped (extra keys, float spelling and all); anything else is kept as a JSON string."""
     if payload_is_json:
-        payload = raw_payload if isinstance(raw_payload, str) else raw_payload.decode("utf-8")
+        payload = clean_text(raw_payload)
     else:
-        payload = encode(display_text(raw_payload))
+        payload = encode(clean_text(display_text(raw_payload)))
     return ('{"failed_at":%s,"payload":%s,"exception":%s,"error":%s,"backtrace":%s,'
             '"worker":%s,"queue":%s}' % (
-                encode(failed_at), payload, encode(exception), encode(error),
-                encode([str(line) for line in backtrace]), encode(str(worker)), encode(queue)))
+                encode(clean_text(failed_at)), payload, encode(clean_text(exception)),
+                encode(clean_text(error)), encode([clean_text(line) for line in backtrace]),
+                encode(clean_text(worker)), encode(clean_text(queue))))
+
+
+def clean_text(value):
+    """Text that encodes as UTF-8, as Redis and Ruby need it: a lone surrogate (what
+    os.fsdecode makes of a file name's bad bytes) becomes "?", as Ruby's String#scrub does."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    text = value if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 # --- time shapes (§5); all UTC --------------------------------------------------------------
@@ -296,74 +361,3 @@ def parse_started(text):
     if not m:
         return None
     return parse_time("%sT%s%s" % m.groups())
-
-
-# --- queue selection (§4.2) ----------------------------------------------------------------
-
-_GLOB_CHARS = set("*?{}[]")
-
-
-def is_dynamic(queues):
-    return any(q.startswith("!") or _GLOB_CHARS & set(q) for q in queues)
-
-
-def glob_to_lua(pattern):
-    """Ruby File.fnmatch (no flags) as an anchored Lua pattern. `{}` stays literal; a leading
-    dot is matched only literally (the caller checks that rule, Lua patterns cannot)."""
-    out, i, n = ["^"], 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(_lua_escape(pattern[i]))
-        elif c == "[":
-            j = pattern.find("]", i + 2 if i + 1 < n and pattern[i + 1] in "!^" else i + 1)
-            if j < 0:
-                out.append("%[")
-            else:
-                body = pattern[i + 1:j]
-                neg = body[:1] in ("!", "^")
-                if neg:
-                    body = body[1:]
-                cls = "".join(c2 if c2 == "-" else _lua_escape(c2) for c2 in body)
-                out.append("[" + ("^" if neg else "") + cls + "]")
-                i = j
-        else:
-            out.append(_lua_escape(c))
-        i += 1
-    out.append("$")
-    return "".join(out)
-
-
-def _lua_escape(c):
-    return "%" + c if c in "^$()%.[]*+-?" else c
-
-
-def glob_match(pattern, name):
-    """Python twin of the Lua matcher, for admin views and tests."""
-    if name.startswith(".") and not pattern.startswith("."):
-        return False
-    lua = glob_to_lua(pattern)
-    rx = lua.replace("%", "\\")  # every Lua escape we emit is a punctuation escape in re too
-    return re.match(rx.replace("^", "\\A", 1)[:-1] + "\\Z", name, re.S) is not None
-
-
-def expand_queues(configured, known):
-    """Resque's queue expansion: static lists as given; dynamic ones per entry, sorted."""
-    if not is_dynamic(configured):
-        return list(configured)
-    includes = [q for q in configured if not q.startswith("!")]
-    excludes = [q[1:] for q in configured if q.startswith("!")]
-    seen, out = set(), []
-    for pattern in includes:
-        hits = sorted(n for n in known if glob_match(pattern, n)
-                      and not any(glob_match(x, n) for x in excludes))
-        for name in hits:
-            if name not in seen:
-                seen.add(name)
-                out.append(name)
-    return out

@@ -7,9 +7,12 @@ Resque's rules, made safe for mixed fleets:
     implementation (node-resque, say) is never taken for dead;
   * workers on other hosts that never sent a heartbeat are left alone;
   * all under Resque's lock, so the cluster prunes at most once per lock period.
-The dead worker's in-flight job lands in `failed` with the reason (or back at the head of its
-queue when the worker requeues on shutdown), never lost.
+The dead worker's in-flight job lands in `failed` with the reason, never lost, and never
+twice: node-resque's forceCleanWorker takes a worker out of `workers` and writes its own
+failure for the job, but leaves the claim and the heartbeat behind; such a job is not
+recorded again.
 """
+import json
 import time
 
 import psutil
@@ -54,11 +57,15 @@ def find_dead(store, hostname, own_id, prune_interval, now):
     return [(wid,) + found for wid, found in sorted(dead.items())]
 
 
-def release_dead(store, wid, exception, reason, requeue=False, attempts=5):
-    """Unregister one dead worker, recording its claimed job. Returns the class it held."""
+RECORDED_LOOKBACK = 200  # entries of `failed` searched for another tool's record of a job
+
+
+def release_dead(store, wid, exception, reason, attempts=5):
+    """Unregister one dead worker, recording its claimed job (unless another tool already
+    did). Returns (the class it held, whether it held a job)."""
     for _ in range(attempts):
         claim = store.claim(wid)
-        failure, job_class, requeue_to = "", None, None
+        failure, job_class = "", None
         if claim:
             queue, raw, is_json, job_class = protocol.split_claim(claim)
             if exception == errors.PRUNE_DIRTY_EXIT:
@@ -66,15 +73,38 @@ def release_dead(store, wid, exception, reason, requeue=False, attempts=5):
                     wid, job_class or "<Unknown Job>", reason)
             else:
                 error = "Job still being processed: worker %s died (%s)" % (wid, reason)
-            failure = protocol.failure_json(protocol.failed_at(time.time()), raw, exception,
-                                            error, [], wid, queue,
-                                            payload_is_json=is_json)
-            if requeue and is_json:
-                requeue_to = (queue, raw)
-                failure = ""
-        if store.release(wid, claim, failure, requeue_to) >= 0:
+            if not already_recorded(store, wid, claim):
+                failure = protocol.failure_json(protocol.failed_at(time.time()), raw,
+                                                exception, error, [], wid, queue,
+                                                payload_is_json=is_json)
+        if store.release(wid, claim, failure) >= 0:
             return job_class, bool(claim)
     return None, False
+
+
+def already_recorded(store, wid, claim):
+    """True if a worker that is no longer registered left a claim whose job another tool has
+    already written to `failed` (node-resque's forceCleanWorker): an entry of the last
+    RECORDED_LOOKBACK whose worker is `wid` (or host:pid, the name node-resque gives it)
+    and whose payload is the claim's."""
+    if store.is_registered(wid):
+        return False
+    payload = _field(claim, "payload")
+    if payload is None:
+        return False
+    names = {wid, ":".join(wid.split(":", 2)[:2])}
+    for entry in reversed(store.recent_failures(RECORDED_LOOKBACK)):
+        if _field(entry, "worker") in names and _field(entry, "payload") == payload:
+            return True
+    return False
+
+
+def _field(raw, name):
+    try:
+        value = json.loads(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+    except (ValueError, RecursionError):
+        return None
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def prune_dead_workers(store, hostname, own_id, config, log):

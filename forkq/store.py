@@ -1,192 +1,15 @@
 """All of the worker's Redis I/O, in Resque's key layout (protocol.Keys).
 
-The multi-step writes are Lua scripts so that each is one round trip and atomic:
-  cycle      the last job's record (done_working + counters, or the failed entry, or a
-             requeue; only if our claim is still there) and the next reserve: pause check, LPOP
-             in queue order and the worker:<id> claim, in one step, so a job is never popped
-             without a record of who holds it, and each job costs one round trip;
-  heartbeat  Redis TIME → the ISO value Ruby parses, and re-registration if our keys vanished;
-  release    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
-             only if the claim is the one the caller read.
+The multi-step writes are Lua scripts (forkq.scripts), each one round trip and atomic; the
+Waker turns announcements of new jobs into an early end of an idle wait.
 """
+import time
+
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from . import protocol
-
-# Shared Lua helpers: JSON string quoting the way Ruby writes it (raw UTF-8, "/" unescaped).
-_LUA_JSON = r"""
-local esc = {['"']='\\"', ['\\']='\\\\', ['\n']='\\n', ['\r']='\\r', ['\t']='\\t',
-             ['\b']='\\b', ['\f']='\\f'}
-local function jstr(s)
-  return '"' .. s:gsub('[%z\1-\31"\\]', function(c)
-    return esc[c] or string.format('\\u%04x', c:byte()) end) .. '"'
-end
-local function jbytes(s)  -- any bytes as a JSON string, high bytes as \u00XX (latin-1, lossless)
-  return '"' .. s:gsub('[%z\1-\31"\\\128-\255]', function(c)
-    return esc[c] or string.format('\\u%04x', c:byte()) end) .. '"'
-end
-"""
-
-# One round trip per job: record the last job's outcome (done_working + counters, or the
-# failed entry, or a requeue) and reserve the next one.
-#   ARGV: ns, wid, run_at, finish?, failure, count_failed, requeue_queue, requeue_payload,
-#         reserve?, worker name (host:pid), then the queue plan (QueuePlan.argv).
-# The claim keeps Ruby's keys in Ruby's order (queue, run_at, payload) and adds "worker" as
-# node-resque writes it: its allWorkingOn() lists a worker's job under that name.
-# The finish part acts only if our claim is still there (DEL returned 1); a retry after a lost
-# reply is sorted out by the caller comparing the claim's sha1 (Worker.recover).
-_CYCLE = _LUA_JSON + r"""
-local ns, wid, run_at = ARGV[1], ARGV[2], ARGV[3]
-local claim_key = ns .. 'worker:' .. wid
-local finished = -1
-if ARGV[4] == '1' then
-  finished = redis.call('DEL', claim_key)
-  if finished == 1 then
-    if ARGV[7] ~= '' then
-      -- back to the head of its queue (at-least-once): not processed, so no stat:processed
-      redis.call('SADD', ns .. 'queues', ARGV[7])
-      redis.call('LPUSH', ns .. 'queue:' .. ARGV[7], ARGV[8])
-    else
-      redis.call('INCRBY', ns .. 'stat:processed', 1)
-      redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
-    end
-    if ARGV[5] ~= '' then
-      redis.call('RPUSH', ns .. 'failed', ARGV[5])
-      if ARGV[6] == '1' then
-        redis.call('INCRBY', ns .. 'stat:failed', 1)
-        redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
-      end
-    end
-  end
-end
-if ARGV[9] ~= '1' then return {'none', finished} end
-local paused = redis.call('GET', ns .. 'pause-all-workers')
-if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
-  return {'paused', finished}
-end
-local dynamic = ARGV[11]
-local queues = {}
-if dynamic == '0' then
-  for i = 12, #ARGV do queues[#queues + 1] = ARGV[i] end
-else
-  -- ARGV[12] = number of include patterns; then (lua pattern, leading-dot flag) pairs for the
-  -- includes, then for the exclusions. Ruby's File.fnmatch: * never matches a leading dot.
-  local n_in = tonumber(ARGV[12])
-  local function matches(name, i)
-    if string.sub(name, 1, 1) == '.' and ARGV[i + 1] ~= '1' then return false end
-    return string.find(name, ARGV[i]) ~= nil
-  end
-  local members = redis.call('SMEMBERS', ns .. 'queues')
-  local seen = {}
-  for p = 0, n_in - 1 do
-    local hits = {}
-    for _, name in ipairs(members) do
-      if not seen[name] and matches(name, 13 + 2 * p) then
-        local excluded = false
-        for x = 13 + 2 * n_in, #ARGV, 2 do
-          if matches(name, x) then excluded = true; break end
-        end
-        if not excluded then hits[#hits + 1] = name end
-      end
-    end
-    table.sort(hits)
-    for _, name in ipairs(hits) do seen[name] = true; queues[#queues + 1] = name end
-  end
-end
--- With many queues, most are empty (and an empty list does not exist): find the first
--- non-empty one in order by halving with EXISTS, ~2 log2(n) calls instead of n LPOPs.
-local first = 1
-if #queues > 16 then
-  local keys = {}
-  for i, q in ipairs(queues) do keys[i] = ns .. 'queue:' .. q end
-  local lo, hi = 1, #keys
-  if redis.call('EXISTS', unpack(keys, lo, hi)) == 0 then
-    first = #keys + 1
-  else
-    while lo < hi do
-      local mid = math.floor((lo + hi) / 2)
-      if redis.call('EXISTS', unpack(keys, lo, mid)) > 0 then hi = mid else lo = mid + 1 end
-    end
-    first = lo
-  end
-end
-for i = first, #queues do
-  local q = queues[i]
-  local job = redis.call('LPOP', ns .. 'queue:' .. q)
-  if job then
-    local body
-    local ok, decoded = pcall(cjson.decode, job)
-    if ok and type(decoded) == 'table' and string.find(job, '^%s*{') then
-      body = job
-    else
-      body = jbytes(job)  -- never leave invalid JSON where resque-web and Ruby read it
-    end
-    local claim = '{"queue":' .. jstr(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body ..
-                  ',"worker":' .. jstr(ARGV[10]) .. '}'
-    redis.call('SET', claim_key, claim)
-    return {'job', finished, q, job, redis.sha1hex(claim)}
-  end
-end
-return {'idle', finished, table.concat(queues, ',')}
-"""
-
-_UNCLAIM = r"""
-local ns, wid, expected_sha, queue, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local claim = redis.call('GET', ns .. 'worker:' .. wid)
-if not claim or redis.sha1hex(claim) ~= expected_sha then return 0 end
-redis.call('SADD', ns .. 'queues', queue)
-redis.call('LPUSH', ns .. 'queue:' .. queue, payload)
-redis.call('DEL', ns .. 'worker:' .. wid)
-return 1
-"""
-
-_HEARTBEAT = r"""
-local ns, wid, started = ARGV[1], ARGV[2], ARGV[3]
-local secs = tonumber(redis.call('TIME')[1])
--- civil date from days since the epoch (proleptic Gregorian), all in UTC
-local days, rem = math.floor(secs / 86400), secs % 86400
-local z = days + 719468
-local era = math.floor(z / 146097)
-local doe = z - era * 146097
-local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-                        - math.floor(doe / 146096)) / 365)
-local y = yoe + era * 400
-local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-local mp = math.floor((5 * doy + 2) / 153)
-local d = doy - math.floor((153 * mp + 2) / 5) + 1
-local m = mp < 10 and mp + 3 or mp - 9
-if m <= 2 then y = y + 1 end
-local iso = string.format('%04d-%02d-%02dT%02d:%02d:%02d+00:00', y, m, d,
-                          math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60)
-redis.call('HSET', ns .. 'workers:heartbeat', wid, iso)
-local registered = 1
-if started ~= '' then
-  registered = redis.call('SADD', ns .. 'workers', wid) == 0 and 1 or 0
-  if registered == 0 then redis.call('SET', ns .. 'worker:' .. wid .. ':started', started) end
-end
-return {iso, secs, registered}
-"""
-
-_RELEASE = r"""
-local ns, wid, expected, failure, requeue_q, requeue_payload =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local current = redis.call('GET', ns .. 'worker:' .. wid) or ''
-if current ~= expected then return -1 end
-if current ~= '' then
-  if requeue_q ~= '' then
-    redis.call('SADD', ns .. 'queues', requeue_q)
-    redis.call('LPUSH', ns .. 'queue:' .. requeue_q, requeue_payload)
-  end
-  if failure ~= '' then redis.call('RPUSH', ns .. 'failed', failure) end
-end
-redis.call('SREM', ns .. 'workers', wid)
-redis.call('DEL', ns .. 'worker:' .. wid, ns .. 'worker:' .. wid .. ':started',
-           ns .. 'stat:processed:' .. wid, ns .. 'stat:failed:' .. wid)
-redis.call('HDEL', ns .. 'workers:heartbeat', wid)
-return current ~= '' and 1 or 0
-"""
+from . import protocol, scripts
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
@@ -235,7 +58,7 @@ class QueuePlan:
         excludes = [q[1:] for q in self.configured if q.startswith("!")]
         args = ["1", str(len(includes))]
         for pattern in includes + excludes:
-            args += [protocol.glob_to_lua(pattern), "1" if pattern.startswith(".") else "0"]
+            args += [protocol.glob_to_lua(pattern), protocol.glob_dot_flag(pattern)]
         self.argv = tuple(args)
 
     def static_names(self):
@@ -246,10 +69,10 @@ class Store:
     def __init__(self, url, namespace, client=None):
         self.keys = protocol.Keys(namespace)
         self.redis = client if client is not None else connect(url)
-        self._cycle = self.redis.register_script(_CYCLE)
-        self._heartbeat = self.redis.register_script(_HEARTBEAT)
-        self._release = self.redis.register_script(_RELEASE)
-        self._unclaim = self.redis.register_script(_UNCLAIM)
+        self._cycle = self.redis.register_script(scripts.CYCLE)
+        self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
+        self._release = self.redis.register_script(scripts.RELEASE)
+        self._unclaim = self.redis.register_script(scripts.UNCLAIM)
 
     # -- the hot path ----------------------------------------------------------------------
     def cycle(self, wid, run_at, record=None, plan=None):
@@ -319,6 +142,13 @@ class Store:
         return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
                 for k, v in self.redis.hgetall(self.keys.heartbeat).items()}
 
+    def is_registered(self, wid):
+        return bool(self.redis.sismember(self.keys.workers, wid))
+
+    def recent_failures(self, count):
+        """The last `count` entries of `failed`, raw."""
+        return self.redis.lrange(self.keys.failed, -count, -1)
+
     def started(self, wid):
         value = self.redis.get(self.keys.started(wid))
         return value.decode("utf-8", "replace") if value else None
@@ -343,12 +173,13 @@ class Waker:
         self.log = log
         self.pubsub = None
         self.retry_at = 0.0
+        self.disabled = False
         self.queue_channel = store.keys.prefix + "queue:"
 
     def _connect(self):
-        import time
-        if time.monotonic() < self.retry_at:
+        if self.disabled or time.monotonic() < self.retry_at:
             return
+        pubsub = None
         try:
             pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(self.store.keys.wake_channel())
@@ -358,6 +189,17 @@ class Waker:
             self.pubsub = pubsub
         except REDIS_DOWN:
             self.retry_at = time.monotonic() + 5.0
+        except redis.ResponseError as exc:
+            self.pubsub = pubsub
+            self._refused(exc)
+
+    def _refused(self, exc):
+        # An ACL user without channel permission (Redis 7's acl-pubsub-default is
+        # resetchannels): SUBSCRIBE is refused, now or on the first read of its reply.
+        self.close()
+        self.disabled = True
+        self.log.event("warning", "no wake-ups: Redis refused the subscription (%s); idle "
+                                  "workers poll every interval instead" % exc)
 
     def _keyspace_pattern(self):
         try:
@@ -394,6 +236,8 @@ class Waker:
         except REDIS_DOWN:
             self.close()
             self.retry_at = 0.0
+        except redis.ResponseError as exc:
+            self._refused(exc)
         return woken
 
     def _for_us(self, message):

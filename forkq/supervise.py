@@ -17,6 +17,7 @@ class Child:
         self.report_r = report_r
         self.jobs_w = jobs_w
         self.server = server  # the fork server that forked it, or None (we did)
+        self.guard = None     # the guard that ends its group if the worker dies (we forked it)
         self.buffer = bytearray()
         self.reports = collections.deque()
         self.status = None
@@ -108,6 +109,8 @@ class Child:
         if info is None:
             return False
         timeouts.kill_group(self.pid, signal.SIGKILL)
+        if self.guard is not None:  # before the reap frees the pid for another process
+            self.guard.forget(self.pid)
         try:
             _pid, status, usage = os.wait4(self.pid, 0)
             self.maxrss_kb = usage.ru_maxrss
@@ -183,17 +186,19 @@ class Outcome:
         code = os.WEXITSTATUS(child.status) if known and os.WIFEXITED(child.status) else None
         if code is not None and code in CHILD_CODES and code != ExitCode.OK:
             words += " (%s)" % CHILD_CODES[code].name
+        if escalation is None and code == ExitCode.OK:
+            words += " without reporting a result"
         text = "Child process %d %s after %.1f s" % (child.pid, words, elapsed)
         if child.peak_rss_mb is not None:
             text += ", peak RSS %s MB" % child.peak_rss_mb
         if escalation is not None:
             text = "%s: %s" % (escalation.reason, text)
             if escalation.reason.startswith("timed out"):
+                # The job's own time ran out, as when the alarm fires in the child: counted
+                # in stat:failed like any job failure (a DirtyExit is not).
                 return cls(False, errors.exception_name(errors.JobTimeout), text,
-                           timed_out=True)
+                           count_failed=True, timed_out=True)
         elif known and os.WIFSIGNALED(child.status) and \
                 os.WTERMSIG(child.status) == signal.SIGKILL:
             text += " (OOM killer?)"
-        elif code == ExitCode.OK:
-            text += " without reporting a result"
         return cls(False, errors.DIRTY_EXIT, text)

@@ -16,10 +16,14 @@ from .signals import name as signal_name
 
 
 def _raise_timeout(_signum, _frame):
-    raise JobTimeout("timed out after %s s" % format_seconds(_armed[0]))
+    # Only inside the job: an alarm due just as perform returned (before disarm) must not turn
+    # a finished job into a timed-out one.
+    if in_job[0]:
+        raise JobTimeout("timed out after %s s" % format_seconds(_armed[0]))
 
 
 _armed = [0]
+in_job = [False]  # set by the child right before perform, cleared first thing after
 
 
 def install():

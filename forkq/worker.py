@@ -6,7 +6,6 @@ done (stat:processed), or one `failed` entry (or, on a shutdown with --requeue-o
 back at the head of its queue).
 """
 import gc
-import hashlib
 import os
 import select
 import signal
@@ -20,26 +19,17 @@ from .children import Children
 from .errors import ExitCode, InvalidPayload
 from .observe import EventLog, Titles
 from .record import Pending
+from .recovery import RedisFaults, Stop, Unavailable
 from .signals import SignalBox
 from .signals import name as signal_name
 from .store import PAUSED, REDIS_DOWN, Idle, QueuePlan, Reserved, Store, Waker
 from .supervise import Outcome
 
-MAX_BACKOFF = 10.0
 RSS_POLL = 0.5
-BURST_GIVE_UP = 10.0  # --burst is for scripts and cron: they want an answer, not a vigil
 
 
-class Stop(Exception):
-    """Leave the loop now (a stop was asked for while Redis was unreachable)."""
-
-
-class Unavailable(Exception):
-    """--burst and Redis stayed unreachable: exit UNAVAILABLE rather than wait forever."""
-
-
-class Worker:
-    def __init__(self, config, store=None, forkserver=None):
+class Worker(RedisFaults):
+    def __init__(self, config, store=None, forkserver=None, guard=None, fork_note=None):
         self.config = config
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
@@ -60,9 +50,11 @@ class Worker:
         self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
         self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
         self.next_beat = 0.0
+        self.chld_pending = False     # a SIGCHLD taken while not reaping: act on it later
+        self.fork_note = fork_note    # why the fork server is not used, said at startup
         ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
                                 config.jobs_per_child)
-        self.children = Children(ctx, self.log, config.term_timeout, forkserver)
+        self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -100,6 +92,8 @@ class Worker:
         self.log.event("startup", "Starting worker %s" % self.id,
                        redis=self.config.safe_redis_url, queues=",".join(self.config.queues),
                        pid=self.pid)
+        if self.fork_note:
+            self.log.event("startup", self.fork_note)
         self.retrying(self.store.clear_heartbeat, self.id)
         self.retrying(self.beat, False)
         self.retrying(self.prune)
@@ -159,47 +153,6 @@ class Worker:
             self.claim_sha = found.claim_sha
         return found
 
-    def recover(self):
-        """A cycle's reply was lost. Our claim tells how far it got: still the claim of the job
-        we performed → nothing happened, retry as is; gone → the record went through; another
-        claim → the record went through and a new job was claimed: put that one back."""
-        claim = self.store.claim(self.id)
-        sha = hashlib.sha1(claim).hexdigest() if claim is not None else None
-        if sha is not None and sha == self.claim_sha and self.pending is not None:
-            self.uncertain = False
-            return
-        if self.pending is not None:
-            self.pending.log(self.log, 1)
-            self.pending = None
-        if sha is not None and sha != self.claim_sha:
-            queue, raw, _is_json, job_class = protocol.split_claim(claim)
-            if self.store.unclaim(self.id, sha, queue, raw):
-                self.log.event("requeued", "job claimed during a Redis fault put back at the "
-                               "head of its queue", queue=queue, job=job_class)
-        self.uncertain = False
-
-    def flush_pending(self):
-        """On the way out: the last job's record must still be written."""
-        if self.pending is None:
-            return
-        self.last_tries(lambda: self.cycle(reserve=False) or self.pending is None,
-                        "could not record the last job, Redis unavailable: %s; the next "
-                        "prune will record it as failed")
-
-    def last_tries(self, attempt, giving_up):
-        """On the way out, Redis may be down: try `attempt` until it returns true, for at most
-        max(10 s, --term-timeout); then log `giving_up` and leave it to the next prune."""
-        deadline = time.monotonic() + max(10.0, self.config.term_timeout)
-        while True:
-            try:
-                if attempt():
-                    return
-            except REDIS_DOWN as exc:
-                if time.monotonic() > deadline:
-                    self.log.event("error", giving_up % exc)
-                    return
-                time.sleep(0.5)
-
     # -- one job ------------------------------------------------------------------------------
     def process(self, reserved):
         now = time.time()
@@ -207,7 +160,8 @@ class Worker:
             payload = protocol.decode_payload(reserved.raw)
         except InvalidPayload as exc:
             self.pending = Pending(reserved.queue, reserved.raw, Outcome(
-                False, errors.exception_name(exc), str(exc)), payload_is_json=exc.is_object)
+                False, errors.exception_name(exc), str(exc), count_failed=True),
+                payload_is_json=exc.is_object)
             return
         spec = jobs.lookup(payload["class"])
         if spec is None:
@@ -216,7 +170,7 @@ class Worker:
                 False, errors.exception_name(errors.UnknownJob),
                 "No job is registered as %r (this worker knows: %s). forkq runs only "
                 "registered jobs and never imports a name a payload gives."
-                % (payload["class"], known)))
+                % (payload["class"], known), count_failed=True))  # Ruby: NameError, counted
             return
         job = child_mod.Job(reserved.queue, reserved.raw, payload, spec, now)
         self.titles.processing(job.queue, int(now), job.class_name)
@@ -330,10 +284,7 @@ class Worker:
             self.children.reap_exiting()
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
-                if reap:
-                    self.children.reap_exiting()
-                    if self.pid == 1:
-                        self.children.reap_orphans()
+                self.chld_pending = True  # not reaping now: the next call that may, does
                 continue
             name = signal_name(sig)
             self.log.event("signal", "received %s" % name)
@@ -351,10 +302,18 @@ class Worker:
                 self.paused = False
                 self.run_hooks("after_pause", self)
                 self.log.event("resumed", "resumed by SIGCONT")
+        if reap and self.chld_pending:
+            self.chld_pending = False
+            self.children.reap_exiting()
+            if self.pid == 1:
+                self.children.reap_orphans()
 
     def stop(self, mode, reason):
         first = self.stopping is None
-        if first:
+        if mode == "now" or reason == "SIGTERM":
+            # A TERM may be the platform's, sent to every process (with --graceful-term too):
+            # the parent decides the job's time. After QUIT, a TERM sent to the child alone
+            # is the operator's and must still end it.
             timeouts.parent_stopping()
         if first or (mode == "now" and self.stopping == "graceful"):
             self.stopping = mode
@@ -371,7 +330,7 @@ class Worker:
         except Exception as exc:
             self.log.event("error", "%s hook failed: %r" % (name, exc))
 
-    # -- waiting, ticks and Redis faults ---------------------------------------------------------
+    # -- waiting and ticks ---------------------------------------------------------
     def wait_fds(self, fds, timeout):
         fds = (self.signals,) + tuple(fds) + self.children.wake_fds()
         try:
@@ -399,6 +358,8 @@ class Worker:
         down the next try comes sooner, and the loop's own Redis calls do the backing off."""
         if time.monotonic() < self.next_beat:
             return
+        if self.pid == 1:  # a SIGCHLD can be lost (merged, or taken while not reaping)
+            self.children.reap_orphans()
         try:
             self.beat(register=self.registered)
             self.prune()
@@ -421,63 +382,3 @@ class Worker:
             raise
         except Exception as exc:  # a bad record in Redis must not stop this worker
             self.log.event("error", "prune failed: %r" % exc)
-
-    def retrying(self, op, *args):
-        """Run a Redis operation until it succeeds, backing off (capped, exponential) and still
-        acting on signals; a stop asked for meanwhile raises Stop. With --burst, Redis gone for
-        BURST_GIVE_UP seconds raises Unavailable."""
-        delay = 0.1
-        down_since = None
-        while True:
-            try:
-                result = op(*args)
-                if down_since is not None:
-                    self.log.event("redis_up", "Redis is back after %.1f s"
-                                   % (time.monotonic() - down_since))
-                    if self.registered:
-                        self.next_beat = 0.0  # re-register (if our keys vanished) right away
-                return result
-            except REDIS_DOWN as exc:
-                if down_since is None:
-                    down_since = time.monotonic()
-                if self.config.draining and \
-                        time.monotonic() - down_since + delay > BURST_GIVE_UP:
-                    raise Unavailable("Redis unreachable for %.1f s, and --burst waits at most "
-                                      "%d s" % (time.monotonic() - down_since, BURST_GIVE_UP)
-                                      ) from exc
-                self.log.event("redis_down", "Redis unavailable (%s: %s); retrying in %.1f s"
-                               % (type(exc).__name__, exc, delay))
-                self.wait_fds((), delay)
-                self.handle_signals()
-                if self.stopping == "now" or (self.stopping and self.children.current is None):
-                    raise Stop() from exc
-                delay = min(delay * 2, MAX_BACKOFF)
-
-    # -- leaving ------------------------------------------------------------------------------------
-    def unregister(self):
-        """Remove every key of ours; a job still claimed is recorded as failed (or requeued)."""
-        if self.waker is not None:
-            self.waker.close()
-        if not self.registered:  # never got as far as registering: one quiet try
-            try:
-                self.release_self()
-            except REDIS_DOWN:
-                pass
-            return
-        self.last_tries(self.release_self, "could not unregister, Redis unavailable: %s; the "
-                                           "next prune will record this worker's job")
-
-    def release_self(self):
-        claim = self.store.claim(self.id)
-        failure, requeue = "", None
-        if claim:
-            queue, raw, is_json, _cls = protocol.split_claim(claim)
-            if self.config.requeue_on_shutdown and is_json:
-                requeue = (queue, raw)
-            else:
-                failure = protocol.failure_json(
-                    protocol.failed_at(time.time()), raw, errors.DIRTY_EXIT,
-                    "Job still being processed: worker %s stopped (%s)"
-                    % (self.id, self.stop_reason or "exit"), [], self.id, queue,
-                    payload_is_json=is_json)
-        return self.store.release(self.id, claim, failure, requeue) >= 0

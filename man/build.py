@@ -14,6 +14,7 @@ import click  # noqa: E402
 
 from forkq import __version__  # noqa: E402
 from forkq.cli import cli, load_commands  # noqa: E402
+from forkq import pool as pool_mod  # noqa: E402
 from forkq.errors import ExitCode  # noqa: E402
 from forkq.signals import SIGNALS  # noqa: E402
 
@@ -34,6 +35,23 @@ EXIT_MEANINGS = {
     "CONFIG": "parent: bad configuration (no queues, a --require that fails)",
 }
 
+# The admin commands (everything but work and pool) end the same way.
+ADMIN_EXIT = (
+    (0, "done (for info --watch: stopped by --count or an interrupt)"),
+    (1, "something asked for could not be done: an index, queue or key that does not exist, a "
+        "failed entry that could not be retried, a worker that was not signalled (the other "
+        "items are still acted on, and each is reported), or an error from Redis"),
+    (2, "bad command line (click's usage error), for example INDEX... with --all"),
+    (int(ExitCode.UNAVAILABLE), "Redis could not be reached (the message says where)"),
+    (int(ExitCode.CONFIG), "bad configuration: an unusable --redis-url, or a "
+                           "--require that fails"),
+)
+
+POOL_EXIT = (
+    (0, "stopped by QUIT, TERM or INT, once every worker had exited"),
+    (2, "bad command line or config file"),
+)
+
 KEYS = (("queues", "set of queue names"), ("queue:<q>", "list of job JSON"),
         ("failed", "list of failure JSON"), ("workers", "set of worker ids host:pid:queues"),
         ("worker:<id>", "the job a worker is on, only while it runs"),
@@ -42,7 +60,8 @@ KEYS = (("queues", "set of queue names"), ("queue:<q>", "list of job JSON"),
         ("stat:processed, stat:failed", "counters, also per worker id"),
         ("pruning_dead_workers_in_progress", "the prune lock"),
         ("pause-all-workers", "pauses every worker when true"),
-        ("delayed_queue_schedule, delayed:<ts>", "resque-scheduler's delayed jobs (read)"))
+        ("delayed_queue_schedule, delayed:<ts>", "resque-scheduler's delayed jobs (read)"),
+        ("persistent_schedules", "resque-scheduler's recurring schedules (counted by info)"))
 
 EXAMPLES = {
     "work": ["forkq work --queues critical,default --require myapp.jobs",
@@ -51,10 +70,13 @@ EXAMPLES = {
              "forkq pool -c /etc/forkq/pool.conf -- --require myapp.jobs"],
     "failed": ["forkq failed list --queue mail",
                "forkq failed retry --all --class Mailers::Signup",
-               "forkq failed remove 0 3"],
+               "forkq failed retry 7 --requeue-to mail   # an entry without a queue",
+               "forkq failed remove 0 3",
+               "forkq failed remove --all --queue mail"],
     "enqueue": ["forkq enqueue Mailers::Signup 42 '{\"plan\":\"pro\"}' --queue mail"],
-    "info": ["forkq info --watch 2"],
-    "workers": ["forkq workers --json"],
+    "info": ["forkq info --watch 2",
+             "forkq info --watch 10 --json | while read -r line; do ...; done"],
+    "workers": ["forkq workers --json", "forkq workers --working"],
     "queues": ["forkq queues", "forkq queues show mail --start 20",
                "forkq queues remove old_mail --yes"],
     "stats": ["forkq stats", "forkq stats redis", "forkq stats keys",
@@ -134,6 +156,10 @@ def command_page(name, command):
         out += options_section(command)
     if name == "work":
         out += signals_section() + exit_section()
+    elif name == "pool":
+        out += pool_sections() + exit_table(POOL_EXIT)
+    else:
+        out += exit_table(ADMIN_EXIT)
     out += examples(name)
     out += [".SH SEE ALSO", ".BR forkq (1)"]
     return "\n".join(out) + "\n"
@@ -144,6 +170,25 @@ def signals_section():
            "the loop acts on it."]
     for _sig, name, what in SIGNALS:
         out += [".TP", ".B %s" % name, esc(what) + "."]
+    return out
+
+
+def pool_sections():
+    out = [".SH SIGNALS", ".PP", "The pool's handlers only record a signal and wake its loop; "
+           "the loop acts on it. Each worker then acts as \\fBforkq\\-work\\fR(1) says."]
+    for name, what in pool_mod.SIGNALS:
+        out += [".TP", ".B %s" % name, esc(what) + "."]
+    out += [".SH CONFIG FILE"] + para(pool_mod.CONFIG_FORMAT)
+    out += [".PP", "For example:", ".PP", ".nf", ".RS"]
+    out += [esc(line) for line in pool_mod.CONFIG_EXAMPLE] + [".RE", ".fi"]
+    out += [".SH RESTARTS"] + para(pool_mod.RESTARTS)
+    return out
+
+
+def exit_table(rows):
+    out = [".SH EXIT STATUS"]
+    for code, meaning in rows:
+        out += [".TP", ".B %d" % code, esc(meaning) + "."]
     return out
 
 

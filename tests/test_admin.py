@@ -3,12 +3,14 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import time
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from conftest import dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
+from conftest import alive, dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
 
 from forkq import protocol
 from forkq.cli import cli, load_commands
@@ -178,20 +180,27 @@ def test_prune_now_reports_and_records(r, run):
 
 
 def test_pause_and_resume_all_and_one(r, run, spawn_worker):
-    run("pause")
+    assert "all workers paused (pause-all-workers)" in run("pause")
     assert r.get("resque:pause-all-workers") == b"true"
-    run("resume")
+    assert "all workers resumed" in run("resume")
+    assert r.get("resque:pause-all-workers") is None
+    assert json.loads(run("pause", "--json")) == {"all": True, "paused": True}
+    assert r.get("resque:pause-all-workers") == b"true"
+    assert json.loads(run("resume", "--json")) == {"all": True, "paused": False}
     assert r.get("resque:pause-all-workers") is None
     worker = spawn_worker("-q", "default", "--interval", "0.1")
     wid = registered_id(r, worker.pid)
-    assert "sent SIGUSR2" in run("pause", "--worker", wid)
+    assert json.loads(run("pause", "--worker", wid, "--json")) == [
+        {"worker": wid, "signal": "SIGUSR2"}]
     wait_until(lambda: "Paused" in open("/proc/%d/cmdline" % worker.pid).read(),
                message="the worker to pause")
     enqueue_raw(r, "default", {"class": "Record", "args": ["held"]})
     assert r.blpop(["test:done"], timeout=0.5) is None
-    assert "sent SIGCONT" in run("resume", "--worker", wid)
+    assert json.loads(run("resume", "--worker", wid, "--json")) == [
+        {"worker": wid, "signal": "SIGCONT"}]
     assert pop(r, "test:done")["args"] == ["held"]
-    assert "not on this host" in run("pause", "--worker", "elsewhere:1:q", code=1)
+    assert "sent SIGUSR2" in run("pause", "--worker", wid)
+    assert "sent SIGCONT" in run("resume", "--worker", wid)
 
 
 def test_work_json_log_has_one_line_per_job_event(r, spawn_worker):
@@ -233,3 +242,269 @@ def test_background_detaches_and_writes_the_pidfile(r, url, tmp_path):
     import os
     os.kill(pid, signal.SIGQUIT)
     wait_until(lambda: not pidfile.exists(), message="pidfile removed on exit")
+
+
+# --- pause/resume --worker: a signal only ever reaches the worker the id names -------------
+
+def test_pause_worker_refuses_a_pid_that_is_not_that_worker(r, run):
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        wid = "%s:%d:default" % (HOST, bystander.pid)
+
+        def refused(why, command="pause"):
+            [row] = json.loads(run(command, "--worker", wid, "--json", code=1))
+            assert row["worker"] == wid and "signal" not in row and why in row["error"], row
+            assert why in run(command, "--worker", wid, code=1)
+            assert bystander.poll() is None and alive(bystander.pid)  # USR2 would have killed it
+
+        refused("not a registered worker")
+        r.sadd("resque:workers", wid)
+        refused("no readable worker:%s:started" % wid)
+        r.set("resque:worker:%s:started" % wid, protocol.started_at(time.time() - 3600))
+        refused("was reused by a process started after the worker", "resume")
+        r.set("resque:worker:%s:started" % wid, protocol.started_at(time.time() + 5))
+        refused("does not look like a Resque worker")
+        gone = "%s:%d:default" % (HOST, dead_pid())
+        r.sadd("resque:workers", gone)
+        r.set("resque:worker:%s:started" % gone, protocol.started_at(time.time()))
+        assert "is not running" in run("pause", "--worker", gone, code=1)
+        r.sadd("resque:workers", "elsewhere:%d:q" % bystander.pid)
+        out = run("pause", "--worker", "elsewhere:%d:q" % bystander.pid, code=1)
+        assert "not on this host" in out and "run this on elsewhere" in out
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+# --- failed retry: decided before any write; Ruby's *args ---------------------------------
+
+def _failure(payload, queue="default", **extra):
+    entry = {"failed_at": "2026/11/23 00:00:00 UTC", "payload": payload, "exception": "E",
+             "error": "e", "backtrace": [], "worker": "host:1:default"}
+    if queue is not None:
+        entry["queue"] = queue
+    entry.update(extra)
+    return json.dumps(entry, separators=(",", ":"))
+
+
+def test_retry_of_an_entry_without_a_queue_is_reported_and_the_others_still_go(r, run):
+    r.rpush("resque:failed", _failure({"class": "A", "args": [0]}),
+            _failure({"class": "B", "args": [1]}, queue=None),
+            _failure({"class": "C", "args": [2]}))
+    rows = json.loads(run("failed", "retry", "--all", "--json", code=1))
+    assert rows == [{"index": 0, "queue": "default"},
+                    {"index": 1, "error": "failed entry 1 has no queue: use --requeue-to"},
+                    {"index": 2, "queue": "default"}]
+    assert r.lrange("resque:queue:default", 0, -1) == [b'{"class":"A","args":[0]}',
+                                                      b'{"class":"C","args":[2]}']
+    assert ["retried_at" in e for e in failures(r)] == [True, False, True]  # not marked
+    out = run("failed", "retry", "1", code=1)
+    assert "not retried 1: failed entry 1 has no queue: use --requeue-to" in out
+    assert "retried_at" not in failures(r)[1] and r.llen("resque:queue:default") == 2
+    assert "retried 1 onto rescue" in run("failed", "retry", "1", "--requeue-to", "rescue")
+    assert r.lrange("resque:queue:rescue", 0, -1) == [b'{"class":"B","args":[1]}']
+    assert "retried_at" in failures(r)[1]
+
+
+def test_retry_recreates_args_as_rubys_splat(r, run):
+    cases = [({"a": 1, "b": [2]}, [["a", 1], ["b", [2]]]), ("s", ["s"]), (None, []),
+             (0, [0]), (False, [False]), ({}, []), ([1, {"k": "v"}], [1, {"k": "v"}])]
+    for args, _ in cases:
+        r.rpush("resque:failed", _failure({"class": "X", "args": args}))
+    r.rpush("resque:failed", _failure({"class": "X"}))  # no args at all: nil
+    run("failed", "retry", "--all")
+    pushed = [json.loads(raw) for raw in r.lrange("resque:queue:default", 0, -1)]
+    assert [job["args"] for job in pushed] == [want for _, want in cases] + [[]]
+    assert all(list(job) == ["class", "args"] for job in pushed)
+
+
+def test_failed_list_keeps_entries_that_are_not_json_objects(r, run):
+    r.rpush("resque:failed", b"not json \xff", b"[1,2]", _failure({"class": "X", "args": []}))
+    rows = json.loads(run("failed", "list", "--json"))
+    assert rows[1:] == [{"index": 1, "raw": "[1,2]"}, {"index": 0, "raw": "not json \\xff"}]
+    assert rows[0]["index"] == 2 and rows[0]["payload"] == {"class": "X", "args": []}
+    assert "(not a JSON object) not json" in run("failed", "list")
+    assert json.loads(run("failed", "show", "0", "--json")) == {"index": 0,
+                                                                "raw": "not json \\xff"}
+    assert "not a JSON object: [1,2]" in run("failed", "show", "1")
+    out = run("failed", "retry", "0", code=1)
+    assert "has no job class to retry" in out and r.lindex("resque:failed", 0) == \
+        b"not json \xff"
+
+
+def test_indices_with_filters_are_refused_not_ignored(r, run):
+    r.rpush("resque:failed", _failure({"class": "A", "args": []}),
+            _failure({"class": "B", "args": []}, queue="other"))
+    before = r.lrange("resque:failed", 0, -1)
+    for command in ("retry", "remove"):
+        out = run("failed", command, "0", "--queue", "other", code=2)
+        assert "--queue and --class choose entries for --all" in out
+        assert "--queue and --class" in run("failed", command, "1", "--class", "A", code=2)
+        assert "not both" in run("failed", command, "0", "--all", code=2)
+        assert "give INDEX... or --all" in run("failed", command, code=2)
+    assert r.lrange("resque:failed", 0, -1) == before and not r.exists("resque:queue:default")
+    assert json.loads(run("failed", "remove", "--all", "--queue", "other", "--json")) == {
+        "removed": [1]}
+    assert r.lrange("resque:failed", 0, -1) == before[:1]
+    assert "nothing to remove" in run("failed", "remove", "--all", "--class", "Nope")
+
+
+def test_failed_remove_clear_and_clear_retried_json(r, run):
+    r.rpush("resque:failed", *[_failure({"class": "X", "args": [i]}) for i in range(5)])
+    before = r.lrange("resque:failed", 0, -1)
+    assert json.loads(run("failed", "remove", "3", "1", "--json")) == {"removed": [1, 3]}
+    assert r.lrange("resque:failed", 0, -1) == [before[0], before[2], before[4]]
+    assert "no failed entry at index 7" in run("failed", "remove", "7", "--json", code=1)
+    assert json.loads(run("failed", "retry", "0", "2", "--json")) == [
+        {"index": 0, "queue": "default"}, {"index": 2, "queue": "default"}]
+    assert json.loads(run("failed", "clear-retried", "--json")) == {"removed": 2}
+    assert r.lrange("resque:failed", 0, -1) == [before[2]]
+    assert json.loads(run("failed", "clear", "--json")) == {"cleared": 1}
+    assert not r.exists("resque:failed")
+    assert json.loads(run("failed", "clear", "--json")) == {"cleared": 0}
+
+
+# --- options are environment variables --------------------------------------------------
+
+def _commands(command, path=("forkq",)):
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _commands(sub, path + (name,))
+
+
+def test_every_option_of_every_command_is_also_an_env_var():
+    from forkq.config import OPTIONS
+    config_envs = {opt.name: opt.env for opt in OPTIONS}
+    checked = 0
+    for path, command in _commands(cli):
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name in ("help", "version"):
+                continue  # --help, and the group's --version, only print and exit
+            # `work` and the connection options come from forkq.config's table: Config.load
+            # reads their variables, and the help names them
+            envs = param.envvar or config_envs.get(param.name)
+            assert envs, "%s %s has no environment variable" % (" ".join(path), param.opts)
+            first = envs if isinstance(envs, str) else envs[0]
+            assert first.rstrip("?") in (param.help or ""), (path, param.opts)
+            checked += 1
+    assert checked > 60
+
+
+def test_env_vars_set_options(r, run, url):
+    runner = CliRunner()
+    done = runner.invoke(cli, ["enqueue", "X", "1", "-q", "mail"],
+                         env={"FORKQ_NAMESPACE": "custom", "FORKQ_REDIS_URL": url,
+                              "FORKQ_JSON": "1"})
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["enqueued"] is True
+    assert r.lrange("custom:queue:mail", 0, -1) == [b'{"class":"X","args":[1]}']
+    assert not r.exists("resque:queue:mail")
+    r.rpush("resque:failed", _failure({"class": "A", "args": []}),
+            _failure({"class": "B", "args": []}))
+    done = runner.invoke(cli, ["failed", "retry", "--redis-url", url],
+                         env={"FORKQ_FAILED_ALL": "1"})
+    assert done.exit_code == 0, done.output
+    assert "retried 0 onto default" in done.output and "retried 1 onto default" in done.output
+    assert r.llen("resque:queue:default") == 2
+
+
+# --- info: resque-web's Overview, once and --watch ----------------------------------------
+
+def _fake_worker(r, wid, run_at=None, job="Sleep", queue="default"):
+    r.sadd("resque:workers", wid)
+    r.set("resque:worker:%s:started" % wid, "2026-11-23 00:00:00 +0000")
+    if run_at:
+        r.set("resque:worker:" + wid, protocol.claim_json(
+            queue, run_at, '{"class":"%s","args":[]}' % job))
+
+
+def test_info_shows_queues_workers_working_and_idle(r, run):
+    enqueue_raw(r, "default", {"class": "A", "args": []})
+    enqueue_raw(r, "default", {"class": "A", "args": []})
+    enqueue_raw(r, "low", {"class": "A", "args": []})
+    r.rpush("resque:failed", _failure({"class": "A", "args": []}))
+    _fake_worker(r, "h:1:default", "2026-11-23T00:00:09Z", "Late")
+    _fake_worker(r, "h:2:low")
+    _fake_worker(r, "h:3:default,low", "2026-11-23T00:00:01Z", "Early", "low")
+    data = json.loads(run("info", "--json"))
+    assert data["queue_sizes"] == [{"queue": "default", "size": 2}, {"queue": "low", "size": 1}]
+    assert (data["failed"], data["workers"], data["working"], data["idle"]) == (1, 3, 2, 1)
+    assert data["working_jobs"] == [
+        {"worker": "h:3:default,low", "queue": "low", "class": "Early",
+         "since": "2026-11-23T00:00:01Z"},
+        {"worker": "h:1:default", "queue": "default", "class": "Late",
+         "since": "2026-11-23T00:00:09Z"}]
+    assert "delayed" not in data and "scheduled" not in data  # no resque-scheduler keys
+    human = run("info")
+    assert "default  2" in human and "low      1" in human and "failed   1" in human
+    assert "idle       1" in human and "2 of 3 workers working" in human
+    assert human.index("h:3:default,low  low      Early") < human.index("h:1:default")
+    assert "delayed" not in human and "scheduled" not in human
+
+
+def test_info_counts_delayed_jobs_and_schedules_when_present(r, run):
+    r.zadd("resque:delayed_queue_schedule", {"1795395000": 1795395000,
+                                             "1795395060": 1795395060})
+    r.rpush("resque:delayed:1795395000", '{"class":"A","args":[],"queue":"q"}',
+            '{"class":"B","args":[],"queue":"q"}')
+    r.rpush("resque:delayed:1795395060", '{"class":"C","args":[],"queue":"q"}')
+    data = json.loads(run("info", "--json"))
+    assert (data["delayed"], data["delayed_timestamps"]) == (3, 2)
+    assert "scheduled" not in data
+    r.hset("resque:persistent_schedules", mapping={"nightly": "{}", "hourly": "{}"})
+    data = json.loads(run("info", "--json"))
+    assert data["scheduled"] == 2
+    human = run("info")
+    assert "delayed    3 (at 2 timestamps)" in human and "scheduled  2" in human
+    assert json.loads(run("stats", "--json"))["delayed"] == 3
+
+
+def test_info_watch_refreshes(r, run):
+    out = run("info", "--watch", "0.05", "--count", "2")
+    assert out.count("pending") == 2 and out.count("(every 0.05s)") == 2
+    assert "--count goes with --watch" in run("info", "--count", "2", code=2)
+    lines = run("info", "--watch", "0.05", "--count", "3", "--json").splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["pending"] == 0 for line in lines)
+
+
+def test_info_watch_json_is_a_line_per_refresh_a_script_can_follow(r, url):
+    from conftest import worker_env, TESTS
+    watch = subprocess.Popen([sys.executable, "-m", "forkq", "info", "--watch", "0.1", "--json",
+                              "--count", "600", "--redis-url", url], env=worker_env(url),
+                             cwd=TESTS, stdout=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(watch.stdout.readline())
+        assert first["pending"] == 0 and first["queue_sizes"] == []
+        enqueue_raw(r, "default", {"class": "A", "args": []})
+        for _ in range(300):  # one refresh each 0.1 s: it shows up in a few lines
+            line = watch.stdout.readline()
+            assert line.endswith("}\n") and "\n" not in line[:-1]
+            data = json.loads(line)
+            if data["pending"]:
+                break
+        assert data["queue_sizes"] == [{"queue": "default", "size": 1}]
+    finally:
+        watch.terminate()
+        watch.wait(10)
+
+
+def test_workers_working_is_resque_webs_working_tab(r, run):
+    _fake_worker(r, "h:1:default", "2026-11-23T00:00:09Z", "Late")
+    _fake_worker(r, "h:2:low")
+    _fake_worker(r, "h:3:low", "2026-11-23T00:00:01Z", "Early", "low")
+    rows = json.loads(run("workers", "--working", "--json"))
+    assert [(w["id"], w["job"]) for w in rows] == [("h:3:low", "Early"), ("h:1:default", "Late")]
+    assert len(json.loads(run("workers", "--json"))) == 3
+    human = run("workers", "--working")
+    assert "h:2:low" not in human and "2 of 3 workers working" in human
+    assert human.index("h:3:low") < human.index("h:1:default")
+
+
+def test_an_unreachable_redis_is_one_line_and_exit_69_not_a_traceback():
+    from conftest import free_port
+    proc = subprocess.run([sys.executable, "-m", "forkq", "info", "--redis-url",
+                           "redis://127.0.0.1:%d/0" % free_port()],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 69, proc.stderr
+    assert "cannot reach Redis" in proc.stderr and "Traceback" not in proc.stderr

@@ -42,3 +42,16 @@ def test_pages_render_without_warnings():
             done = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(MAN, page)],
                                   capture_output=True, text=True)
             assert done.returncode == 0 and done.stderr == "", (page, done.stderr)
+
+
+def test_pages_carry_exit_status_and_the_pool_its_signals_and_config():
+    for name in cli.commands:
+        page = open(os.path.join(MAN, "forkq-%s.1" % name)).read()
+        assert ".SH EXIT STATUS\n.TP\n.B 0\n" in page, name
+    pool = open(os.path.join(MAN, "forkq-pool.1")).read()
+    signals = pool[pool.index(".SH SIGNALS"):pool.index(".SH CONFIG FILE")]
+    for sig in ("QUIT", "TERM", "INT", "HUP", "USR1", "USR2", "CONT", "CHLD"):
+        assert ".B %s\n" % sig in signals, sig
+    assert "replace every worker" in signals
+    assert "QUEUES = COUNT" in pool and "critical,default = 2" in pool
+    assert ".SH RESTARTS" in pool and "doubles" in pool

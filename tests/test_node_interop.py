@@ -1,9 +1,13 @@
 """Interop with a real Resque implementation nobody here wrote: node-resque (npm).
 
 node-resque enqueues jobs forkq performs, performs jobs forkq enqueues, reads forkq's workers
-and failures, and cleans up after a dead forkq worker; forkq's prune leaves live node-resque
-workers alone and cleans up after dead ones. Skipped only where `node` is not installed;
-tests/run.sh installs node-resque from npm, so in CI these always run.
+and failures, and cleans up after a dead forkq worker; forkq reads and retries node-resque's
+failures, and its prune leaves live node-resque workers alone and cleans up after dead ones.
+
+tests/run.sh installs node-resque (tests/node/package-lock.json) outside tests/, into
+${XDG_CACHE_HOME:-~/.cache}/forkq-node (or $FORKQ_NODE_DIR), and these tests run peer.js with
+NODE_PATH pointing there. Skipped only where `node` is absent and CI is unset: in CI a missing
+node or node-resque fails the run.
 """
 import json
 import os
@@ -11,35 +15,67 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import TESTS, alive, dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
+from conftest import (ROOT, TESTS, alive, dead_pid, enqueue_raw, failures, pop, registered_id,
+                      wait_until, worker_env)
 
 import forkq
 from forkq import protocol
+from forkq.failures import Failures
 
 NODE = shutil.which("node")
 PEER = os.path.join(TESTS, "node", "peer.js")
 HOST = socket.gethostname()
+IN_CI = bool(os.environ.get("CI"))
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed: the node-resque "
-                                                      "interop tests need it (tests/run.sh "
-                                                      "installs node-resque with npm)")
+pytestmark = pytest.mark.skipif(NODE is None and not IN_CI,
+                                reason="node is not installed: the node-resque interop tests "
+                                       "need it (tests/run.sh installs node and node-resque)")
+
+
+def node_modules_dirs():
+    """Where run.sh put node-resque, then any NODE_PATH entries the caller set."""
+    cache = os.environ.get("FORKQ_NODE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "forkq-node")
+    dirs = [os.path.join(cache, "node_modules")]
+    dirs += [d for d in os.environ.get("NODE_PATH", "").split(os.pathsep) if d]
+    return dirs
+
+
+def node_env():
+    return dict(os.environ, NODE_PATH=os.pathsep.join(node_modules_dirs()))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def node_resque_installed():
-    if not os.path.isdir(os.path.join(TESTS, "node", "node_modules", "node-resque")):
-        pytest.fail("node is here but node-resque is not installed: run "
-                    "`npm install --prefix tests/node` (tests/run.sh does)")
+    if NODE is None:
+        pytest.fail("CI is set but node is not installed: tests/run.sh installs it with "
+                    "apt-get (nodejs npm)")
+    if not any(os.path.isdir(os.path.join(d, "node-resque")) for d in node_modules_dirs()):
+        pytest.fail("node is here but node-resque is not installed in %s: run `sh tests/run.sh` "
+                    "(it runs npm ci there against tests/node/package-lock.json)"
+                    % " or ".join(node_modules_dirs()))
+
+
+def forkq_cli(url, *args):
+    """`python -m forkq ARGS --redis-url URL --json` → its parsed JSON output."""
+    done = subprocess.run([sys.executable, "-m", "forkq"] + list(args)
+                          + ["--redis-url", url, "--json"],
+                          env=worker_env(url), cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return json.loads(done.stdout)
 
 
 def peer(redis_server, cmd, timeout=30):
     cmd = dict(cmd, port=redis_server.port)
     done = subprocess.run([NODE, PEER, json.dumps(cmd)], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=node_env())
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert done.returncode == 0, (done.stdout, done.stderr)
     return lines[-1]
@@ -52,7 +88,7 @@ def call(redis_server, method, *args):
 def hold_node_worker(redis_server, queues, jobs):
     proc = subprocess.Popen([NODE, PEER, json.dumps({
         "cmd": "hold", "port": redis_server.port, "queues": queues, "jobs": jobs})],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=node_env())
     ready = json.loads(proc.stdout.readline())
     assert ready.get("ready"), ready
     return proc, ready
@@ -62,7 +98,8 @@ def test_node_resque_enqueues_and_forkq_performs_in_priority_order(r, redis_serv
                                                                    spawn_worker):
     big = 2 ** 53 - 1  # the largest integer a JavaScript producer can write exactly
     jobs = [{"queue": "low", "class": "Record", "args": ["low", 1]},
-            {"queue": "high", "class": "Record", "args": ["héllo ✓ 日本", {"n": [1, [2, {"x": None}]]}]},
+            {"queue": "high", "class": "Record",
+             "args": ["héllo ✓ 日本", {"n": [1, [2, {"x": None}]]}]},
             {"queue": "high", "class": "Mailers::Signup", "args": [big, {"plan": "pro"}]},
             {"queue": "low", "class": "Record", "args": ["low", 2]}]
     peer(redis_server, {"cmd": "enqueue", "jobs": jobs})
@@ -89,25 +126,51 @@ def test_forkq_enqueues_and_node_resque_performs(r, redis_server):
     assert [g["args"] for g in got] == [["from python", {"k": [1, 2.5, None]}], ["ünïcode"]]
 
 
-def test_failures_side_by_side_parse_with_each_others_readers(r, redis_server, spawn_worker):
-    forkq.Producer(r).enqueue("NodeFail", "node breaks", queue="nodeq")
+def test_failures_side_by_side_parse_with_each_others_readers(r, redis_server, url,
+                                                            spawn_worker):
+    forkq.Producer(r).enqueue("NodeFail", "node breaks", {"n": 1}, queue="nodeq")
     peer(redis_server, {"cmd": "work", "queues": ["nodeq"], "count": 1,
                         "jobs": {"NodeFail": {"behaviour": "fail", "message": "node says no"}}})
     enqueue_raw(r, "default", {"class": "Fail", "args": ["python says no"]})
     worker = spawn_worker("-q", "default", "--burst")
     assert worker.wait(20) == 0
-    # node-resque's reader sees both
+    wid = "%s:%d:default" % (HOST, worker.pid)
+    # node-resque's reader takes forkq's entry
     seen = call(redis_server, "failed", 0, -1)
     assert [f["error"] for f in seen] == ["node says no", "python says no"]
+    assert seen[1]["worker"] == wid and seen[1]["payload"] == {"class": "Fail",
+                                                               "args": ["python says no"]}
     assert call(redis_server, "failedCount") == 2
-    # forkq's reader (Resque's fields) sees both
-    node_entry, forkq_entry = failures(r)
+    # forkq's own reader (forkq.failures, what `forkq failed` and retry use) takes node-resque's
+    node_entry, forkq_entry = Failures(r, protocol.Keys("resque")).all()
+    assert node_entry.is_object and node_entry.class_name == "NodeFail"
+    assert node_entry.queue == "nodeq"
+    assert node_entry.payload["args"] == ["node breaks", {"n": 1}]
+    assert node_entry.data["error"] == "node says no"
+    assert forkq_entry.class_name == "Fail" and forkq_entry.data["exception"] == "ValueError"
     for entry in (node_entry, forkq_entry):
         assert {"failed_at", "payload", "exception", "error", "backtrace", "worker",
-                "queue"} <= set(entry)
-        assert isinstance(entry["backtrace"], list) and isinstance(entry["worker"], str)
-    assert node_entry["payload"]["class"] == "NodeFail" and node_entry["queue"] == "nodeq"
-    assert forkq_entry["exception"] == "ValueError"
+                "queue"} <= set(entry.data)
+        assert isinstance(entry.data["backtrace"], list)
+        assert isinstance(entry.data["worker"], str)
+    # ... and so does the command line
+    shown = forkq_cli(url, "failed", "show", "0")
+    assert shown["index"] == 0 and shown["worker"] == node_entry.data["worker"]
+    assert shown["payload"]["class"] == "NodeFail" and shown["error"] == "node says no"
+    listed = forkq_cli(url, "failed", "list")
+    assert [(e["index"], e["payload"]["class"]) for e in listed] == [(1, "Fail"),
+                                                                      (0, "NodeFail")]
+    # forkq retries node-resque's entry as resque-web would; node-resque performs it again
+    assert forkq_cli(url, "failed", "retry", "0") == [{"index": 0, "queue": "nodeq"}]
+    assert r.lrange("resque:queue:nodeq", 0, -1) == [
+        b'{"class":"NodeFail","args":["node breaks",{"n":1}]}']
+    assert "retried_at" in failures(r)[0] and len(failures(r)) == 2
+    done = peer(redis_server, {"cmd": "work", "queues": ["nodeq"], "count": 1,
+                               "jobs": {"NodeFail": {"behaviour": "record",
+                                                     "list": "test:node"}}})
+    assert done["ended"] == 1
+    assert json.loads(r.lpop("test:node"))["args"] == ["node breaks", {"n": 1}]
+    assert call(redis_server, "failedCount") == 2  # the retried entry stays, marked
 
 
 def test_node_resque_sees_forkq_working_and_then_forgets_it(r, redis_server, spawn_worker):
@@ -126,11 +189,17 @@ def test_node_resque_sees_forkq_working_and_then_forgets_it(r, redis_server, spa
     assert call(redis_server, "cleanOldWorkers", 3600 * 1000) == {}
     stats = call(redis_server, "stats")
     assert "processed" not in stats or int(stats["processed"]) == 0
-    worker.signal(signal.SIGTERM)
+    assert call(redis_server, "failed", 0, -1) == []
+    worker.signal(signal.SIGTERM)  # kills the job's child: a DirtyExit in failed
     assert worker.wait(15) == 0
     assert call(redis_server, "workers") == {}
     assert call(redis_server, "allWorkingOn") == {}
+    assert call(redis_server, "workingOn", name, "default,low") is None
     assert call(redis_server, "stats")["processed"] == "1"
+    [killed] = call(redis_server, "failed", 0, -1)
+    assert killed["worker"] == wid and killed["queue"] == "default"
+    assert killed["payload"] == {"class": "Sleep", "args": [30, "watched"]}
+    assert killed["exception"] == "Resque::DirtyExit"
     assert wid not in {w.decode() for w in r.smembers("resque:workers")}
 
 
@@ -152,30 +221,102 @@ def test_force_clean_worker_on_a_dead_forkq_moves_its_job_to_failed(r, redis_ser
     assert r.smembers("resque:workers") == set()
 
 
-def test_forkq_prune_spares_live_node_workers_and_clears_dead_ones(r, redis_server,
+def test_forkq_prune_after_force_clean_worker_records_the_job_once(r, redis_server, url,
                                                                    spawn_worker):
+    """node-resque's forceCleanWorker leaves forkq's claim and heartbeat field behind (it
+    deletes worker:<host:pid>, not worker:<id>); the stale heartbeat then makes forkq's prune
+    look at that worker again, and its job must not land in failed a second time."""
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [30, "cleaned"]})
+    worker = spawn_worker("-q", "default")
+    child = pop(r, "test:started")["pid"]
+    wid = registered_id(r, worker.pid)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    wait_until(lambda: not alive(child), message="the orphaned child to die")
+    call(redis_server, "forceCleanWorker", "%s:%d" % (HOST, worker.pid))
+    assert len(failures(r)) == 1
+    # the heartbeat goes stale (older than the prune interval, by Redis TIME) and the lock
+    # a worker start-up prune takes is free
+    r.hset("resque:workers:heartbeat", wid, protocol.heartbeat_at(r.time()[0] - 3600))
+    r.delete("resque:pruning_dead_workers_in_progress")
+    forkq_cli(url, "prune")
+    same_job = [f for f in failures(r)
+                if f["payload"] == {"class": "Sleep", "args": [30, "cleaned"]}]
+    assert len(same_job) == 1, failures(r)
+    assert len(failures(r)) == 1
+    assert r.hget("resque:workers:heartbeat", wid) is None  # the prune cleaned up after it
+    assert r.get("resque:worker:" + wid) is None
+    # and a worker's start-up prune finds nothing more to record either
+    assert spawn_worker("-q", "other", "--burst").wait(20) == 0
+    assert len(failures(r)) == 1
+
+
+def test_forkq_prune_spares_a_live_node_worker_mid_job(r, redis_server, url):
     live, ready = hold_node_worker(redis_server, ["nodeq"], {
-        "NodeSleep": {"behaviour": "record", "list": "test:node", "sleep_ms": 60000}})
+        "NodeSleep": {"behaviour": "record", "list": "test:node", "sleep_ms": 60000,
+                      "started": "test:node_started"}})
     try:
-        # a node-resque worker on this host that died mid-job: pid gone, claim left behind
-        dead_name = "%s:%d" % (HOST, dead_pid())
-        r.sadd("resque:workers", dead_name + ":nodeq")
-        r.set("resque:worker:%s:nodeq" % dead_name, json.dumps({
-            "run_at": time.strftime("%a %b %d %Y %H:%M:%S GMT+0000"), "queue": "nodeq",
-            "payload": {"class": "NodeSleep", "queue": "nodeq", "args": [7]},
-            "worker": dead_name}, separators=(",", ":")))
-        worker = spawn_worker("-q", "default", "--burst")
-        assert worker.wait(20) == 0, worker.log
-        members = {w.decode() for w in r.smembers("resque:workers")}
-        assert ready["name"] + ":nodeq" in members       # live node-resque worker kept
-        assert dead_name + ":nodeq" not in members       # dead one pruned
-        [entry] = failures(r)                            # its job is in failed, not lost
-        assert entry["payload"] == {"class": "NodeSleep", "queue": "nodeq", "args": [7]}
-        assert entry["exception"] == "Resque::DirtyExit" and entry["queue"] == "nodeq"
+        member = ready["name"] + ":nodeq"
+        claim_key = "resque:worker:" + member
+        forkq.Producer(r).enqueue("NodeSleep", 7, queue="nodeq")
+        assert pop(r, "test:node_started", timeout=20)["args"] == [7]
+        claim = wait_until(lambda: r.get(claim_key), message="node-resque's claim")
+        assert json.loads(claim)["payload"]["class"] == "NodeSleep"
+        # node-resque writes no workers:heartbeat: only its pid speaks for it, and it runs
+        assert r.hget("resque:workers:heartbeat", member) is None
+        assert forkq_cli(url, "prune") == []
+        assert r.get(claim_key) == claim
+        assert member in {w.decode() for w in r.smembers("resque:workers")}
+        assert failures(r) == []
+        assert live.poll() is None
         assert call(redis_server, "workers") == {ready["name"]: "nodeq"}
     finally:
-        live.send_signal(signal.SIGTERM)
+        live.kill()
         live.wait(20)
+
+
+def test_forkq_prune_clears_a_killed_node_worker_and_fails_its_job(r, redis_server, url,
+                                                                   spawn_worker):
+    live, ready = hold_node_worker(redis_server, ["nodeq"], {
+        "NodeSleep": {"behaviour": "record", "list": "test:node", "sleep_ms": 60000,
+                      "started": "test:node_started"}})
+    try:
+        member = ready["name"] + ":nodeq"
+        forkq.Producer(r).enqueue("NodeSleep", 8, queue="nodeq")
+        pop(r, "test:node_started", timeout=20)
+        wait_until(lambda: r.get("resque:worker:" + member), message="node-resque's claim")
+    finally:
+        live.kill()  # dies mid-job: no untrack, the claim stays behind
+        live.wait(20)
+    assert member in {w.decode() for w in r.smembers("resque:workers")}
+    # a forkq worker's start-up prune (same host, pid gone) takes it
+    worker = spawn_worker("-q", "default", "--burst")
+    assert worker.wait(20) == 0, worker.log
+    assert member not in {w.decode() for w in r.smembers("resque:workers")}
+    assert r.get("resque:worker:" + member) is None
+    [entry] = failures(r)  # its job is in failed, not lost
+    assert entry["payload"] == {"class": "NodeSleep", "args": [8]}
+    assert entry["exception"] == "Resque::DirtyExit" and entry["queue"] == "nodeq"
+    assert entry["worker"] == member
+    assert call(redis_server, "workers") == {}
+    assert [f["payload"]["class"] for f in call(redis_server, "failed", 0, -1)] == ["NodeSleep"]
+
+
+def test_forkq_prune_command_clears_a_dead_node_worker(r, redis_server, url):
+    """The same through `forkq prune`, for a node-resque worker that died between jobs."""
+    dead_name = "%s:%d" % (HOST, dead_pid())
+    r.sadd("resque:workers", dead_name + ":nodeq")
+    r.set("resque:worker:%s:nodeq:started" % dead_name, str(int(time.time())))
+    r.set("resque:worker:%s:nodeq" % dead_name, json.dumps({
+        "run_at": time.strftime("%a %b %d %Y %H:%M:%S GMT+0000"), "queue": "nodeq",
+        "worker": dead_name,
+        "payload": {"class": "NodeSleep", "queue": "nodeq", "args": [7]}}))
+    [row] = forkq_cli(url, "prune")
+    assert row["worker"] == dead_name + ":nodeq" and row["job"] == "NodeSleep"
+    assert r.smembers("resque:workers") == set()
+    [entry] = failures(r)
+    assert entry["payload"] == {"class": "NodeSleep", "queue": "nodeq", "args": [7]}
+    assert entry["worker"] == dead_name + ":nodeq"
 
 
 def test_node_resque_delayed_jobs_are_visible_through_forkq(r, redis_server):

@@ -208,3 +208,88 @@ def test_enqueued_at_from_payloads_that_say_it():
           "args": [{"job_class": "J", "enqueued_at": "2026-11-23T00:48:52Z"}]}
     assert protocol.enqueued_at(aj) == EPOCH
     assert protocol.enqueued_at({"class": "X", "enqueued_at": "soon"}) is None
+
+
+def test_glob_match_reads_lua_magic_characters_as_literals():
+    assert protocol.glob_match("x%*", "x%y") and not protocol.glob_match("x%*", "xy")
+    assert protocol.glob_match("a.b", "a.b") and not protocol.glob_match("a.b", "axb")
+    assert protocol.glob_match("(a)+$^", "(a)+$^")
+    assert protocol.glob_match("[%]x", "%x") and not protocol.glob_match("[%]x", "ax")
+    assert protocol.glob_match("\\*", "*") and not protocol.glob_match("\\*", "a")
+    assert protocol.glob_match("\\.hidden", ".hidden") and not protocol.glob_match("*", ".h")
+    assert protocol.glob_match("[a-c]", "b") and protocol.glob_match("[!a-c]", "é")
+
+
+def test_glob_question_mark_is_one_character():
+    assert protocol.glob_match("?", "é") and protocol.glob_match("??", "日本")
+    assert not protocol.glob_match("?", "ab")
+    lua = protocol.glob_to_lua("?")
+    assert lua == b"^[%z\x01-\x7f\xc2-\xf4][\x80-\xbf]*$"
+    assert protocol.glob_to_lua("x%*") == b"^x%%.*$"
+
+
+@pytest.mark.parametrize("claim", [
+    '{"queue":"q","run_at":"t","payload":{"class":"X","args":[NaN]}}',
+    '{"queue":"q","run_at":"t","payload":{"class":"X","args":[Infinity]}}',
+])
+def test_split_claim_refuses_what_json_refuses(claim):
+    queue, raw, is_json, job_class = protocol.split_claim(claim)
+    assert (queue, raw, is_json, job_class) == ("", claim, False, None)
+
+
+def test_split_claim_keeps_a_payload_python_reads_as_inf():
+    claim = '{"queue":"q","run_at":"t","payload":{"class":"X","args":[1e999]}}'
+    assert protocol.split_claim(claim) == ("q", '{"class":"X","args":[1e999]}', True, "X")
+
+
+def test_decode_payload_names_an_integer_too_long_for_python():
+    digits = "7" * 5000
+    with pytest.raises(InvalidPayload) as err:
+        protocol.decode_payload(('{"class":"X","args":[%s]}' % digits).encode())
+    assert str(err.value) == ("payload has an integer of 5000 digits, more than Python's limit "
+                              "of 4300")
+    assert err.value.is_object
+    with pytest.raises(InvalidPayload) as err:
+        protocol.decode_payload((" [-%s]" % digits).encode())
+    assert "integer of 5000 digits" in str(err.value) and not err.value.is_object
+    assert protocol.decode_payload(('{"class":"X","args":[%s]}' % ("9" * 4300)).encode())
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1" * 400 + ".0"])
+def test_decode_payload_refuses_a_number_out_of_range(number):
+    with pytest.raises(InvalidPayload) as err:
+        protocol.decode_payload(('\n {"class":"X","args":[%s]}' % number).encode())
+    assert str(err.value).startswith("payload has a number out of range: " + number[:40])
+    assert err.value.is_object
+    assert protocol.decode_payload(b'{"class":"X","args":[1e308,-2.5e-300]}')["args"][0] == 1e308
+
+
+def test_failure_json_is_valid_utf8_whatever_the_job_said():
+    import os
+    bad = os.fsdecode(b"\xfe.txt")  # a lone surrogate, as a file name with bad bytes gives
+    text = protocol.failure_json("t", b'{"class":"X","args":[]}', "Err" + bad, "no " + bad,
+                                 ["/x/" + bad + ":1:in `f'"], "w" + bad, "q" + bad)
+    entry = json.loads(text.encode("utf-8").decode("utf-8"))
+    assert entry["error"] == "no ?.txt" and entry["exception"] == "Err?.txt"
+    assert entry["backtrace"] == ["/x/?.txt:1:in `f'"]
+    assert (entry["worker"], entry["queue"]) == ("w?.txt", "q?.txt")
+    assert entry["payload"] == {"class": "X", "args": []}
+    quoted = protocol.failure_json("t", "not json " + bad, "E", "e", [], "w", "q",
+                                   payload_is_json=False)
+    assert json.loads(quoted.encode("utf-8"))["payload"] == "not json ?.txt"
+
+
+def test_event_log_writes_text_a_strict_stream_cannot_encode():
+    import io
+    from forkq.observe import EventLog
+    for fmt in ("text", "json"):
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+        EventLog(fmt=fmt, stream=stream).event("failed", "ValueError: \udcfe.txt é",
+                                               queue="q\udcfe")
+        line = raw.getvalue().decode("utf-8")
+        assert "\\udcfe.txt é" in line and "q\\udcfe" in line
+        ascii_raw = io.BytesIO()
+        ascii_stream = io.TextIOWrapper(ascii_raw, encoding="ascii", errors="strict")
+        EventLog(fmt=fmt, stream=ascii_stream).event("failed", "é \udcfe")
+        assert "\\xe9 \\udcfe" in ascii_raw.getvalue().decode("ascii")

@@ -9,8 +9,10 @@ import signal
 import time
 
 import pytest
+import redis
 
 from conftest import RedisServer, enqueue_raw, failures, pop, registered_id, wait_until
+from redisproxy import LosingProxy
 
 FAST = ("--heartbeat-interval", "1", "--prune-interval", "5", "--interval", "0.2")
 
@@ -173,3 +175,114 @@ def test_burst_gives_up_with_unavailable_when_redis_stays_down(server, spawn_wor
     assert worker.wait(30) == 69
     assert "giving up: Redis unreachable" in worker.log
     assert "could not unregister" not in worker.log  # it never registered
+
+
+# --- a real worker whose reply is lost, connections killed, and the backoff itself ------------
+
+@pytest.fixture
+def proxy(server):
+    p = LosingProxy(server.port)
+    yield p
+    p.close()
+
+
+def test_a_real_worker_whose_reserve_reply_is_lost_performs_the_job_once(server, client, proxy,
+                                                                         spawn_worker):
+    # mechanism: Worker.recover — after the lost reply it reads its claim, sees a job it never
+    # got and puts it back at the head of its queue. Without it the job stays claimed by a
+    # live worker and is never performed.
+    worker = spawn_worker("-q", "default", *FAST, url_override=proxy.url,
+                          env={"FORKQ_TEST_REDIS_URL": server.url})  # jobs report directly
+    wid = registered_id(client, worker.pid)
+    proxy.lose_next_job_reply()
+    enqueue_raw(client, "default", {"class": "Record", "args": ["reply lost"]})
+    assert proxy.lost.wait(20), "the worker never reserved the job\n" + worker.log[-3000:]
+    assert b"reply lost" in proxy.lost_reply  # Redis ran the script: popped and claimed it
+    assert pop(client, "test:done", timeout=20)["args"] == ["reply lost"]
+    wait_until(lambda: client.get("resque:stat:processed") == b"1" and
+               client.get("resque:worker:" + wid) is None, timeout=10,
+               message="the job recorded once and its claim gone")
+    # exactly once: the next job is the next thing performed, and nothing is recorded twice
+    enqueue_raw(client, "default", {"class": "Record", "args": ["next"]})
+    assert pop(client, "test:done", timeout=20)["args"] == ["next"]
+    assert client.llen("test:done") == 0
+    wait_until(lambda: client.get("resque:stat:processed") == b"2" and
+               client.get("resque:worker:" + wid) is None, timeout=10,
+               message="the second job recorded and nothing left claimed")
+    assert failures(client) == [] and client.llen("resque:queue:default") == 0
+    assert worker.alive() and client.sismember("resque:workers", wid)
+    assert proxy.connections >= 2  # it came back on a new connection
+
+
+def test_killing_every_connection_of_an_idle_worker_is_survived(server, client, spawn_worker):
+    # mechanism: the main connection reconnects on the next call (retrying), and the Waker
+    # resubscribes. The poll interval is 30 s, so only a working subscription can explain a
+    # job pushed after the kill being performed within 10 s.
+    worker = start(spawn_worker, server, "--interval", "30")
+    wid = registered_id(client, worker.pid)
+    channel = "resque:forkq:wake"
+
+    def subscribed():
+        return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) == 1
+
+    def push(tag):
+        enqueue_raw(client, "default", {"class": "Record", "args": [tag]})
+        client.publish(channel, "default")  # what forkq's producers do after the push
+
+    wait_until(subscribed, timeout=10, message="the worker to subscribe")
+    push("before")
+    assert pop(client, "test:done", timeout=10)["args"] == ["before"]
+    beat = client.hget("resque:workers:heartbeat", wid)
+    normal = client.client_kill_filter(_type="normal", skipme=True)
+    pubsub = client.client_kill_filter(_type="pubsub", skipme=True)
+    assert normal >= 1 and pubsub >= 1, (normal, pubsub)
+    wait_until(subscribed, timeout=15, message="the worker to subscribe again")
+    push("after")
+    assert pop(client, "test:done", timeout=10)["args"] == ["after"]
+    wait_until(lambda: client.hget("resque:workers:heartbeat", wid) != beat, timeout=10,
+               message="a heartbeat on a new connection")
+    wait_until(lambda: client.get("resque:stat:processed") == b"2", timeout=10,
+               message="both jobs recorded")
+    assert worker.alive() and failures(client) == []
+    assert client.sismember("resque:workers", wid)
+
+
+def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
+    # mechanism: Worker.retrying. Its waits are recorded instead of slept.
+    from forkq.config import Config
+    from forkq.worker import Worker
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": url}, {}))
+    delays = []
+    worker.wait_fds = lambda fds, timeout: delays.append(timeout)
+    worker.handle_signals = lambda *args, **kwargs: None
+    worker.registered = True
+    worker.next_beat = time.monotonic() + 60
+    faults = [redis.ConnectionError("Connection refused"), redis.TimeoutError("timed out"),
+              redis.BusyLoadingError("loading")] * 4
+
+    def op(value):
+        if faults:
+            raise faults.pop(0)
+        return value * 2
+
+    assert worker.retrying(op, 21) == 42
+    assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10, 10, 10, 10])
+    assert worker.next_beat == 0.0  # back: heartbeat (and re-register) at once
+    # A stop asked for while backing off ends the wait rather than the worker hanging on.
+    delays.clear()
+    faults[:] = [redis.ConnectionError("down")] * 100
+    stops = iter([None, None, "now"])
+
+    def handle_signals(*args, **kwargs):
+        worker.stopping = next(stops)
+
+    worker.handle_signals = handle_signals
+    worker.stopping = None
+    with pytest.raises(Exception) as raised:
+        worker.retrying(op, 1)
+    assert type(raised.value).__name__ == "Stop"
+    assert delays == pytest.approx([0.1, 0.2, 0.4])
+    # Anything but Redis being unreachable is not retried: a bug must not loop forever.
+    worker.stopping = None
+    with pytest.raises(redis.ResponseError):
+        worker.retrying(lambda: (_ for _ in ()).throw(redis.ResponseError("ERR bug")))

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, RedisServer, enqueue_raw, failures, pop, registered_id
+from conftest import ROOT, RedisServer, enqueue_raw, failures, pop, registered_id, wait_until
 
 FORKQ = os.path.join(ROOT, "forkq")
 
@@ -86,3 +86,30 @@ def test_rediss_tls_url_works(tls_server, spawn_worker):
     assert worker.wait(20) == 0, worker.log
     assert client.lrange("test:done", 0, -1)
     assert client.get("resque:stat:processed") == b"1"
+
+
+@pytest.fixture
+def no_channels_url(redis_server, r):
+    # Redis 7's default for new users (acl-pubsub-default resetchannels): keys and commands,
+    # but no pub/sub channel at all.
+    r.execute_command("ACL", "SETUSER", "forkq-nochan", "on", ">n0-Chan", "~*", "resetchannels",
+                      "+@all")
+    yield "redis://forkq-nochan:n0-Chan@127.0.0.1:%d/0" % redis_server.port
+    r.execute_command("ACL", "DELUSER", "forkq-nochan")
+
+
+def test_acl_user_without_channel_permission_polls_instead_of_dying(r, spawn_worker,
+                                                                     no_channels_url):
+    worker = spawn_worker("-q", "default", "--interval", "0.2", url_override=no_channels_url)
+    registered_id(r, worker.pid, timeout=20)
+    # the first idle wait reads the refused SUBSCRIBE: the worker says so once and keeps going
+    waited = wait_until(lambda: "wake-ups" in worker.log or not worker.alive(), 20,
+                        "the worker to report the refused subscription")
+    assert waited and worker.alive(), worker.log
+    r.sadd("resque:queues", "default")
+    r.rpush("resque:queue:default", '{"class":"Record","args":["polled"]}')
+    assert pop(r, "test:done", timeout=20)["args"] == ["polled"]
+    assert worker.alive()
+    assert worker.log.count("wake-ups") == 1, worker.log
+    worker.stop()  # before the fixture's DELUSER cuts its connections
+    assert worker.proc.returncode == 0

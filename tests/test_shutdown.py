@@ -105,6 +105,38 @@ def test_a_child_stops_when_its_parent_dies_and_the_job_is_found_by_prune(r, spa
     assert "Job still being processed" in entry["error"] and "is gone" in entry["error"]
 
 
+@pytest.mark.parametrize("mode", [(), ("--no-fork-server",), ("--jobs-per-child", "2")],
+                         ids=["fork-server", "direct", "jobs-per-child"])
+def test_a_jobs_own_children_die_with_a_killed_worker(r, spawn_worker, mode):
+    # mechanism: the fork server (or, forking directly, the guard) has a catchable parent-death
+    # signal and SIGKILLs every child's process group when the worker dies
+    enqueue_raw(r, "default", {"class": "W2::Grandchild", "args": [60]})
+    worker = spawn_worker("-q", "default", "-r", "workerjobs", "-r", "jobs_w2", *mode)
+    started = pop(r, "test:started", timeout=15)
+    child, grandchild = started["pid"], started["grandchild"]
+    assert alive(grandchild)
+    os.kill(worker.pid, signal.SIGKILL)  # the worker only: nothing can clean up after it
+    worker.wait(10)
+    wait_until(lambda: not alive(child), timeout=5, message="the child to die")
+    wait_until(lambda: not alive(grandchild), timeout=5, message="the grandchild to die")
+
+
+def test_after_quit_a_term_to_the_child_alone_still_ends_the_job(r, spawn_worker):
+    # mechanism: only a stop now (or a TERM) tells the child a TERM may be the platform's
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "quit then term"]})
+    worker = spawn_worker("-q", "default")
+    child = pop(r, "test:started")["pid"]
+    worker.signal(signal.SIGQUIT)
+    wait_until(lambda: "Stopping (SIGQUIT)" in " ".join(psutil.Process(worker.pid).cmdline()),
+               message="the worker to take the QUIT")
+    os.kill(child, signal.SIGTERM)
+    assert worker.wait(15) == 0
+    [entry] = failures(r)
+    assert entry["exception"] == "Resque::DirtyExit"
+    assert "killed by SIGTERM" in entry["error"]
+    assert r.llen("test:done") == 0 and r.smembers("resque:workers") == set()
+
+
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
                     reason="needs unshare (util-linux) and root for a PID namespace")
 def test_as_pid_1_every_orphan_is_reaped(r, url):
@@ -135,6 +167,43 @@ def test_as_pid_1_every_orphan_is_reaped(r, url):
     assert proc.returncode == 0
 
 
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare (util-linux) and root for a PID namespace")
+def test_as_pid_1_an_orphan_that_dies_with_our_child_is_reaped(r, url):
+    # mechanism: reap_orphans reaps every exited child that is not ours; it does not stop at
+    # our own zombie (the job's child, forked first, is the one waitid(P_ALL) would name)
+    enqueue_raw(r, "default", {"class": "W2::DieWithOrphan", "args": []})
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "pid1"]})
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", sys.executable,
+                             "-m", "forkq", "work", "-q", "default", "-r", "workerjobs", "-r",
+                             "jobs_w2", "--no-fork-server", "--redis-url", url],
+                            env=worker_env(url), cwd=TESTS, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        orphan = pop(r, "test:orphan", timeout=15)["orphan"]  # pids in the namespace
+        child = pop(r, "test:child")["pid"]
+        worker = _pid_1_of(proc.pid)
+        assert worker is not None
+        # Both die while the worker is stopped: one SIGCHLD for two zombies when it goes on.
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            r.rpush("test:go", 1)
+            for pid in (orphan, child):
+                wait_until(lambda: _state(_host_pid(worker, pid)) == "Z", timeout=10,
+                           message="pid %d a zombie" % pid)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        pop(r, "test:started")  # the worker recorded the job and went on
+        wait_until(lambda: not _in_namespace_of(worker, orphan), timeout=5,
+                   message="the orphan reaped by PID 1")
+        assert failures(r)[0]["payload"]["class"] == "W2::DieWithOrphan"
+    finally:
+        if proc.poll() is None:
+            os.kill(_pid_1_of(proc.pid) or proc.pid, signal.SIGTERM)
+            proc.wait(15)
+    assert proc.returncode == 0
+
+
 def _children(pid):
     out = []
     for entry in os.listdir("/proc"):
@@ -154,6 +223,23 @@ def _state(pid):
             return fh.read().split(")")[1].split()[0]
     except FileNotFoundError:
         return None
+
+
+def _host_pid(init_pid, ns_pid):
+    """The host pid of the process `ns_pid` of init_pid's PID namespace (0 if none)."""
+    namespace = os.readlink("/proc/%d/ns/pid" % init_pid)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % entry) as fh:
+                nspid = [line.split() for line in fh if line.startswith("NSpid:")]
+            if nspid and nspid[0][-1] == str(ns_pid) and \
+                    os.readlink("/proc/%s/ns/pid" % entry) == namespace:
+                return int(entry)
+        except OSError:
+            continue
+    return 0
 
 
 def _in_namespace_of(init_pid, ns_pid):

@@ -307,3 +307,113 @@ def test_priority_order_holds_across_a_long_queue_list(r, spawn_worker):
     burst(spawn_worker, "-q", ",".join(names))
     assert [pop(r, "test:done")["args"][0] for _ in range(4)] == ["q007", "q007", "q041",
                                                                   "q059"]
+
+
+def test_int_stops_the_job_now_as_term_does(r, spawn_worker):
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "int"]})
+    worker = spawn_worker("-q", "default")
+    pop(r, "test:started")
+    began = time.monotonic()
+    worker.signal(signal.SIGINT)
+    assert worker.wait(15) == 0
+    assert time.monotonic() - began < 5
+    [entry] = failures(r)
+    assert entry["exception"] == "Resque::DirtyExit"
+    assert "worker shutting down (SIGINT)" in entry["error"]
+    assert "killed by SIGTERM" in entry["error"]
+    assert r.llen("test:done") == 0 and r.smembers("resque:workers") == set()
+
+
+def test_stat_failed_counts_job_failures_not_dirty_exits(r, spawn_worker):
+    # contract §9.4: what Ruby reports through report_failed_job counts (an unknown class is a
+    # NameError in perform there; so is a job out of time), a child seen dying does not
+    enqueue_raw(r, "default", "not json at all")           # InvalidPayload: counted
+    enqueue_raw(r, "default", {"class": "Nope::Missing", "args": []})  # unknown: counted
+    enqueue_raw(r, "default", {"class": "BlockInC", "args": []})  # parent's timeout: counted
+    enqueue_raw(r, "default", {"class": "Fail", "args": ["raised"]})   # raised: counted
+    enqueue_raw(r, "default", {"class": "Exit", "args": [3]})          # DirtyExit: not
+    enqueue_raw(r, "default", {"class": "Kill", "args": ["SIGKILL"]})  # DirtyExit: not
+    burst(spawn_worker, "-q", "default", "--grace", "0.2", "--term-timeout", "0.5")
+    assert [e["exception"] for e in failures(r)] == [
+        "forkq.InvalidPayload", "forkq.UnknownJob", "forkq.JobTimeout", "ValueError",
+        "Resque::DirtyExit", "Resque::DirtyExit"]
+    assert r.get("resque:stat:failed") == b"4"
+    assert r.get("resque:stat:processed") == b"6"
+
+
+def test_a_dead_worker_on_another_host_with_an_expired_heartbeat_is_pruned(r, spawn_worker):
+    # contract §8.3 step 2: any host, heartbeat older than the prune interval
+    dead = "elsewhere.example:77:default"
+    r.sadd("resque:workers", dead)
+    r.set("resque:worker:%s:started" % dead, protocol.started_at(time.time() - 120))
+    r.set("resque:worker:" + dead, protocol.claim_json(
+        "default", protocol.run_at(time.time() - 60), '{"class":"Record","args":["held"]}'))
+    r.hset("resque:workers:heartbeat", dead, protocol.heartbeat_at(time.time() - 60))
+    r.delete("resque:pruning_dead_workers_in_progress")
+    burst(spawn_worker, "-q", "default", "--prune-interval", "5", "--heartbeat-interval", "1")
+    [entry] = failures(r)
+    assert entry["exception"] == "Resque::PruneDeadWorkerDirtyExit"
+    assert ("Worker %s did not gracefully exit while processing Record" % dead
+            in entry["error"])
+    assert entry["worker"] == dead and entry["queue"] == "default"
+    assert entry["payload"] == {"class": "Record", "args": ["held"]}
+    assert entry["backtrace"] == []
+    assert not r.sismember("resque:workers", dead)
+    assert not r.exists("resque:worker:" + dead, "resque:worker:%s:started" % dead)
+    assert r.hget("resque:workers:heartbeat", dead) is None
+    assert r.get("resque:stat:failed") is None  # prune failures are not counted
+
+
+class _Ended:
+    """What Outcome.from_exit reads of a reaped child."""
+
+    def __init__(self, status, pid=4242, peak_rss_mb=25.5):
+        self.pid, self.status, self.peak_rss_mb, self.server = pid, status, peak_rss_mb, None
+
+
+def test_a_silent_clean_exit_says_so_before_the_numbers():
+    from forkq.supervise import Outcome
+    outcome = Outcome.from_exit(_Ended(0), 3.2, None)
+    assert outcome.error == ("Child process 4242 exited with status 0 without reporting a "
+                             "result after 3.2 s, peak RSS 25.5 MB")
+    assert outcome.exception == "Resque::DirtyExit" and not outcome.count_failed
+
+
+def test_a_timeout_the_parent_enforced_counts_as_a_job_failure():
+    from forkq import timeouts
+    from forkq.supervise import Outcome
+    plan = timeouts.Escalation.start(4242, "timed out after 1 s", 0, 1)
+    outcome = Outcome.from_exit(_Ended(signal.SIGKILL), 3.0, plan)
+    assert outcome.exception == "forkq.JobTimeout" and outcome.timed_out
+    assert outcome.count_failed
+    assert outcome.error.startswith("timed out after 1 s: Child process 4242 killed by SIGKILL")
+
+
+def test_an_alarm_after_perform_returned_does_not_fail_the_finished_job():
+    # mechanism: the alarm handler raises only while timeouts.in_job is set, which the child
+    # sets right before perform and clears first thing after
+    from forkq import child, errors, jobs, timeouts
+    seen = []
+
+    @forkq.job(name="W2::AlarmWindow")
+    def alarm_window():
+        seen.append(timeouts.in_job[0])
+
+    job = child.Job("default", b"{}", {"class": "W2::AlarmWindow", "args": []},
+                    jobs.lookup("W2::AlarmWindow"), time.time())
+    old = signal.signal(signal.SIGALRM, timeouts._raise_timeout)
+    try:
+        report, code = child.perform(job, 30, first=False)
+        assert code == 0 and seen == [True] and timeouts.in_job[0] is False
+        os.kill(os.getpid(), signal.SIGALRM)  # an alarm due just as the job finished
+        for _ in range(100):
+            time.sleep(0)  # let the handler run: it must not raise
+        timeouts.in_job[0] = True
+        with pytest.raises(errors.JobTimeout):
+            os.kill(os.getpid(), signal.SIGALRM)
+            for _ in range(100):
+                time.sleep(0)
+    finally:
+        timeouts.in_job[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -2,6 +2,8 @@
 import os
 import signal
 
+import psutil
+
 from conftest import ROOT, enqueue_raw, failures, pop, registered_id
 
 import forkq
@@ -121,3 +123,23 @@ def test_worker_carries_on_when_the_fork_server_dies(r, spawn_worker):
     enqueue_raw(r, "default", {"class": "Record", "args": ["after the server"]})
     assert pop(r, "test:done")["args"] == ["after the server"]
     assert "fork server" in worker.log and worker.alive()
+
+
+def test_before_fork_hooks_run_in_the_process_that_forks_the_job(r, spawn_worker):
+    # mechanism: with before_first_fork/before_fork hooks registered, cli.start_forker starts
+    # no fork server, so children are forked by the worker, after its hooks ran
+    worker = spawn_worker("-q", "default", "-r", "workerjobs", "-r", "hooks_w2")
+    registered_id(r, worker.pid)
+    enqueue_raw(r, "default", {"class": "W2::HookProbe", "args": []})
+    done = pop(r, "test:done", timeout=15)
+    assert done["preloaded"] == "preloaded in %d" % worker.pid  # before_first_fork's work
+    assert done["before_fork_pid"] == done["ppid"] == worker.pid  # before_fork in the parent
+    assert failures(r) == []
+    assert "no fork server" in worker.log
+    titles = []
+    for proc in psutil.Process(worker.pid).children():
+        try:
+            titles.append(" ".join(proc.cmdline()))
+        except psutil.Error:  # a child just exiting
+            pass
+    assert not any("Fork server" in t for t in titles) and any("Guard for" in t for t in titles)

@@ -113,10 +113,12 @@ def grandchild():
 
 @forkq.job(name="Hog")
 def hog(megabytes):
+    # Report first: the memory guard may end this child before an allocation finishes.
+    mark("test:started", tag="hog")
     block = bytearray(megabytes * 1048576)
     for i in range(0, len(block), 4096):
         block[i] = 1
-    mark("test:started", tag="hog")
+    mark("test:hogging", tag="hog", megabytes=megabytes)
     time.sleep(30)
 
 

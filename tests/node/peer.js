@@ -1,11 +1,14 @@
 // node-resque as a peer for forkq's test suite: one JSON command in argv[2], JSON lines out.
 //   {"cmd":"enqueue","jobs":[{"queue","class","args"}]}
 //   {"cmd":"enqueueAt","timestamp_ms","queue","class","args"}
-//   {"cmd":"work","queues":[...],"jobs":{Name: {"behaviour":"record"|"fail","list":key}},
-//    "count":N,"timeout_ms":T}                  -> works until N jobs ended, then exits
+//   {"cmd":"work","queues":[...],"jobs":{Name: {"behaviour":"record"|"fail","list":key,
+//    "message","sleep_ms","started":key}},"count":N,"timeout_ms":T}
+//                                               -> works until N jobs ended, then exits
+//      ("started": a list the job pushes to as it begins, so a test can meet it mid-job)
 //   {"cmd":"hold", ...same as work}             -> prints {"ready":..} and works until SIGTERM
 //   {"cmd":"call","method":"workers"|"workingOn"|...,"args":[...]} -> a Queue method's answer
 // Every command also takes "port" (the suite's redis-server) and "namespace".
+// node-resque is resolved through NODE_PATH: tests/run.sh installs it outside tests/.
 "use strict";
 const { Queue, Worker } = require("node-resque");
 const IORedis = require("ioredis");
@@ -19,6 +22,9 @@ function jobsFrom(spec, plain) {
   for (const [name, how] of Object.entries(spec || {})) {
     jobs[name] = {
       perform: async (...args) => {
+        if (how.started) {
+          await plain.rpush(how.started, JSON.stringify({ class: name, args, pid: process.pid }));
+        }
         if (how.behaviour === "fail") throw new Error(how.message || "node-resque failure");
         if (how.sleep_ms) await new Promise((r) => setTimeout(r, how.sleep_ms));
         await plain.rpush(how.list, JSON.stringify({ class: name, args, pid: process.pid }));
@@ -31,7 +37,11 @@ function jobsFrom(spec, plain) {
 
 async function main() {
   const cmd = JSON.parse(process.argv[2]);
-  const connectionDetails = { host: "127.0.0.1", port: cmd.port, namespace: cmd.namespace || "resque" };
+  const connectionDetails = {
+    host: "127.0.0.1",
+    port: cmd.port,
+    namespace: cmd.namespace || "resque",
+  };
   const plain = new IORedis({ host: "127.0.0.1", port: cmd.port });
   const queue = new Queue({ connection: connectionDetails }, {});
   queue.on("error", (e) => out({ event: "error", error: String(e) }));
