@@ -9,13 +9,11 @@ import socket
 import sys
 
 import click
-import psutil
 
 from . import protocol
 from .cli import _click_option, cli, import_jobs, load_config
 from .config import option
 from .failures import Failures
-from .prune import pid_alive
 
 
 def connection_options(fn):
@@ -240,6 +238,8 @@ def local_worker_pid(admin, wid):
     else (None, why not). A signal must never reach a process that merely has the pid now:
     the id must be in `workers`, on this host, its pid alive and not started after
     worker:<id>:started (pid reuse), with a Resque process title."""
+    import psutil  # here, not at the top: see failures._watch_error
+    from .prune import pid_alive
     here = socket.gethostname()
     host, pid, _queues = protocol.parse_worker_id(wid)
     if not admin.redis.sismember(admin.keys.workers, wid):

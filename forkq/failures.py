@@ -8,7 +8,6 @@ Clear is DEL; Clear Retried removes every entry with a `retried_at`.
 import json
 import time
 
-from redis.exceptions import WatchError
 
 from . import protocol
 
@@ -112,7 +111,7 @@ class Failures:
                                protocol.job_payload(entry.class_name, ruby_splat(entry.args)))
                     pipe.execute()
                     return queue
-                except WatchError:
+                except _watch_error():
                     continue
 
     @staticmethod
@@ -147,3 +146,10 @@ class Failures:
                 self.remove(entry.index)
                 removed += 1
         return removed
+
+
+def _watch_error():
+    # Imported when used: `forkq work` imports this module (every command registers at start)
+    # and must not carry redis-py into the fork server it starts before loading redis-py.
+    from redis.exceptions import WatchError
+    return WatchError

@@ -1,4 +1,5 @@
 """--jobs-per-child, wake-ups of idle workers, and the documentation staying in step."""
+import json
 import os
 import signal
 
@@ -143,3 +144,15 @@ def test_before_fork_hooks_run_in_the_process_that_forks_the_job(r, spawn_worker
         except psutil.Error:  # a child just exiting
             pass
     assert not any("Fork server" in t for t in titles) and any("Guard for" in t for t in titles)
+
+
+def test_the_fork_server_carries_neither_redis_py_nor_psutil(r, spawn_worker, tmp_path):
+    # The point of the fork server: children forked from a process without redis-py's import
+    # (and asyncio's), so forks copy fewer page tables. Every command module is imported at
+    # start-up, so a top-level `import redis` anywhere in them would undo it.
+    out = str(tmp_path / "modules.json")
+    enqueue_raw(r, "default", {"class": "Lean::Modules", "args": [out]})
+    worker = spawn_worker("-q", "default", "--burst", "-r", "jobs_lean")
+    assert worker.wait(30) == 0, worker.log
+    with open(out) as fh:
+        assert json.load(fh) == []
