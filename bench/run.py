@@ -131,7 +131,9 @@ def main(argv=None):
     notes = []
     if mode != "full":
         notes.append("%s mode: a %d-job parent RSS run (full: 20,000), no --no-fork-server "
-                     "drain, no --interval 0.1 latency row" % (mode, long_n))
+                     "drain, no --interval 0.1 latency row; its drains are short, so "
+                     "interpreter start-up weighs on every wall-clock rate (the steady-state "
+                     "columns leave it out): judge the targets on a full run" % (mode, long_n))
     if mode == "smoke":
         notes.append("smoke mode checks that every part runs: its figures are not "
                      "measurements")

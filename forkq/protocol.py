@@ -5,7 +5,6 @@ except through arguments, so every shape can be checked against golden vectors.
 """
 import json
 import re
-import sys
 import time
 
 from .errors import InvalidPayload
@@ -114,33 +113,23 @@ def _strict_loads(text):
     return json.loads(text, parse_constant=_reject_constant)
 
 
-def _number_hooks(text):
-    # Numbers JSON allows but Python cannot hold: an integer past int()'s digit limit, and a
-    # float so large it would become inf (and so slip past the NaN/Infinity rule).
-    def is_object():
-        return text.lstrip(" \t\r\n")[:1] == "{"
+class _OutOfRange(ValueError):
+    """A float literal so large Python reads it as inf (which would slip past the NaN and
+    Infinity rule)."""
 
-    def parse_int(digits):
-        limit = _int_digits_limit()
-        count = len(digits.lstrip("-"))
-        if limit and count > limit:
-            raise InvalidPayload("payload has an integer of %d digits, more than Python's "
-                                 "limit of %d" % (count, limit), is_object=is_object())
-        return int(digits)
 
-    def parse_float(spelled):
-        value = float(spelled)
-        if value in (_INF, -_INF):
-            shown = spelled if len(spelled) <= 40 else spelled[:40] + "…"
-            raise InvalidPayload("payload has a number out of range: %s" % shown,
-                                 is_object=is_object())
-        return value
-    return parse_int, parse_float
+def _finite_float(spelled):
+    # Called only for float literals, so plain payloads decode at json.loads' own speed.
+    value = float(spelled)
+    if value in (_INF, -_INF):
+        raise _OutOfRange(spelled if len(spelled) <= 40 else spelled[:40] + "…")
+    return value
 
 
 _INF = float("inf")
-# Python 3.11 (and security releases of 3.9 and 3.10) cap int("…") at 4300 digits by default.
-_int_digits_limit = getattr(sys, "get_int_max_str_digits", lambda: 0)
+# Python 3.11 (and security releases of 3.9 and 3.10) refuse int("…") past a digit limit
+# (4,300 by default); json.loads then raises this ValueError, which says how many digits.
+_TOO_MANY_DIGITS = re.compile(r"limit \((\d+) digits\).*value has (\d+) digits")
 
 
 def decode_payload(raw):
@@ -150,15 +139,19 @@ def decode_payload(raw):
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise InvalidPayload("payload is not valid UTF-8 (%s)" % exc) from None
-    parse_int, parse_float = _number_hooks(text)
     try:
-        obj = json.loads(text, parse_constant=_reject_constant, parse_int=parse_int,
-                         parse_float=parse_float)
-    except InvalidPayload:
-        raise
+        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise InvalidPayload("payload JSON is nested too deeply to decode") from None
+    except _OutOfRange as exc:
+        raise InvalidPayload("payload has a number out of range: %s" % exc,
+                             _starts_object(text)) from None
     except ValueError as exc:
+        digits = _TOO_MANY_DIGITS.search(str(exc))
+        if digits:
+            raise InvalidPayload("payload has an integer of %s digits, more than Python's "
+                                 "limit of %s" % (digits.group(2), digits.group(1)),
+                                 _starts_object(text)) from None
         raise InvalidPayload("payload is not valid JSON: %s" % exc) from None
     if not isinstance(obj, dict):
         raise InvalidPayload("payload is a JSON %s, not an object with \"class\" and \"args\""
@@ -177,6 +170,10 @@ def decode_payload(raw):
         raise InvalidPayload("payload \"args\" is a JSON %s, not an array" % _json_type(args), True)
     obj["args"] = args
     return obj
+
+
+def _starts_object(text):
+    return text.lstrip(" \t\r\n")[:1] == "{"
 
 
 def _json_type(value):

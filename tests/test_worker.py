@@ -182,19 +182,20 @@ def test_quit_lets_the_job_finish(r, spawn_worker):
     assert r.smembers("resque:workers") == set()
 
 
-def test_term_stops_the_job_now(r, spawn_worker):
-    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "term"]})
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_term_and_int_stop_the_job_now(r, spawn_worker, sig):
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, sig.name]})
     worker = spawn_worker("-q", "default")
     pop(r, "test:started")
     began = time.monotonic()
-    worker.signal(signal.SIGTERM)
+    worker.signal(sig)
     assert worker.wait(15) == 0
     assert time.monotonic() - began < 5
     [entry] = failures(r)
     assert entry["exception"] == "Resque::DirtyExit"
-    assert "worker shutting down (SIGTERM)" in entry["error"]
+    assert "worker shutting down (%s)" % sig.name in entry["error"]
     assert "killed by SIGTERM" in entry["error"]
-    assert r.llen("test:done") == 0
+    assert r.llen("test:done") == 0 and r.smembers("resque:workers") == set()
 
 
 def test_usr1_kills_the_current_job_and_goes_on(r, spawn_worker):
@@ -307,21 +308,6 @@ def test_priority_order_holds_across_a_long_queue_list(r, spawn_worker):
     burst(spawn_worker, "-q", ",".join(names))
     assert [pop(r, "test:done")["args"][0] for _ in range(4)] == ["q007", "q007", "q041",
                                                                   "q059"]
-
-
-def test_int_stops_the_job_now_as_term_does(r, spawn_worker):
-    enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "int"]})
-    worker = spawn_worker("-q", "default")
-    pop(r, "test:started")
-    began = time.monotonic()
-    worker.signal(signal.SIGINT)
-    assert worker.wait(15) == 0
-    assert time.monotonic() - began < 5
-    [entry] = failures(r)
-    assert entry["exception"] == "Resque::DirtyExit"
-    assert "worker shutting down (SIGINT)" in entry["error"]
-    assert "killed by SIGTERM" in entry["error"]
-    assert r.llen("test:done") == 0 and r.smembers("resque:workers") == set()
 
 
 def test_stat_failed_counts_job_failures_not_dirty_exits(r, spawn_worker):
