@@ -14,6 +14,7 @@ from . import protocol
 from .cli import _click_option, cli, import_jobs, load_config
 from .config import option
 from .failures import Failures
+from .jobs import delayed_totals
 
 
 def connection_options(fn):
@@ -107,27 +108,12 @@ class Admin:
         delayed_queue_schedule, `scheduled` the persistent recurring schedules."""
         out = {}
         if self.redis.exists(self.keys.delayed_schedule):
-            stamps = jobs = 0
-            batch = []
-            for member, _score in self.redis.zscan_iter(self.keys.delayed_schedule, count=1000):
-                batch.append(member)
-                if len(batch) == 1000:
-                    jobs += self._delayed_jobs(batch)
-                    stamps += len(batch)
-                    batch = []
-            jobs += self._delayed_jobs(batch)
-            stamps += len(batch)
+            jobs, stamps = delayed_totals(self.redis, self.keys)
             out.update(delayed=jobs, delayed_timestamps=stamps)
         schedules = self.keys.key("persistent_schedules")
         if self.redis.exists(schedules):
             out["scheduled"] = self.redis.hlen(schedules)
         return out
-
-    def _delayed_jobs(self, members):
-        pipe = self.redis.pipeline(transaction=False)
-        for member in members:  # the member is the <ts> of delayed:<ts>, byte for byte
-            pipe.llen(self.keys.prefix.encode() + b"delayed:" + member)
-        return sum(pipe.execute())
 
 
 def _text(value):
@@ -238,7 +224,9 @@ def local_worker_pid(admin, wid):
     else (None, why not). A signal must never reach a process that merely has the pid now:
     the id must be in `workers`, on this host, its pid alive and not started after
     worker:<id>:started (pid reuse), with a Resque process title."""
-    import psutil  # here, not at the top: see failures._watch_error
+    # here, not at the top: `forkq work` imports this module (every command registers
+    # at start) and its fork server must start before psutil is loaded
+    import psutil
     from .prune import pid_alive
     here = socket.gethostname()
     host, pid, _queues = protocol.parse_worker_id(wid)

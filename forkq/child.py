@@ -127,9 +127,9 @@ def perform(job, default_timeout, first):
     spec = job.spec
     timeout = spec.timeout if spec.timeout is not None else default_timeout
     try:
-        timeouts.arm(timeout)
+        _IN_JOB[0] = True  # before arming, so the alarm never fires unheard (after_fork too)
         try:
-            _IN_JOB[0] = True  # after_fork runs under the alarm too
+            timeouts.arm(timeout)
             if first:
                 hooks.run("after_fork", job)
             done = hooks.perform(spec, job.args)

@@ -25,7 +25,11 @@ class Children:
         if server is not None and server.dead:
             self.log.event("error", "the fork server %d died; forking from the worker from "
                            "now on" % server.pid)
+            server.discard()
             self.forkserver = server = None
+            if self.guard is None:  # the server no longer ends children's groups if we die
+                from .guard import Guard
+                self.guard = Guard.start(self.ctx.titles)
         if server is None or self.ctx.jobs_per_child > 1:
             child = Child.spawn(job, self.ctx)
             if self.guard is not None:
@@ -100,7 +104,10 @@ class Children:
     def wake_fds(self):
         """What to select on besides our own fds: a live fork server's socket."""
         server = self.forkserver
-        return (server,) if server is not None and not server.dead else ()
+        if server is None:
+            return ()
+        server.poll()  # finds an EOF: a dead server's socket would wake every select at once
+        return (server,) if not server.dead else ()
 
     def stop_server(self):
         if self.forkserver is not None:

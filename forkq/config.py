@@ -9,6 +9,8 @@ import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from . import globs
+
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 
@@ -148,6 +150,9 @@ class Config:
         for q in self.queues:
             if ":" in q:
                 raise ConfigError("queue %r contains ':', which breaks Resque worker ids" % q)
+            why = globs.unsupported(q)
+            if why:
+                raise ConfigError(why)
         for name in ("interval", "timeout", "grace", "term_timeout", "shutdown_timeout",
                      "max_child_rss"):
             if getattr(self, name) < 0:

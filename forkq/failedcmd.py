@@ -85,7 +85,9 @@ def failed_show(index, redis_url, namespace, as_json):
 
 
 def _selection(failures, indices, select_all, queue, class_name):
-    """The indices a retry/remove acts on: INDEX... as given, or --all (with the filters).
+    """What a retry/remove acts on, as [(index, raw entry or None)]: INDEX... as given (None:
+    the entry there when it is acted on), or --all (with the filters) as listed, so that a
+    retry acts on the very entry the filters chose even if a concurrent Remove moved it.
     Filters only choose entries for --all; with INDEX... they would be silently ignored or
     would change which entry an index means, so the combination is refused."""
     if indices and select_all:
@@ -94,10 +96,10 @@ def _selection(failures, indices, select_all, queue, class_name):
         raise click.UsageError("--queue and --class choose entries for --all; with INDEX... "
                                "leave them out (see `forkq failed list --queue Q --class C`)")
     if select_all:
-        return [e.index for e in failures.all(queue, class_name)]
+        return [(e.index, e.raw) for e in failures.all(queue, class_name)]
     if not indices:
         raise click.UsageError("give INDEX... or --all")
-    return list(indices)
+    return [(index, None) for index in indices]
 
 
 def _all_option(verb, env):
@@ -122,9 +124,9 @@ def failed_retry(indices, select_all, queue, class_name, requeue_to, redis_url, 
     is 1 if any could not."""
     failures = Admin(redis_url, namespace).failures
     done = []
-    for index in _selection(failures, indices, select_all, queue, class_name):
+    for index, raw in _selection(failures, indices, select_all, queue, class_name):
         try:
-            done.append({"index": index, "queue": failures.retry(index, requeue_to)})
+            done.append({"index": index, "queue": failures.retry(index, requeue_to, raw)})
         except (IndexError, ValueError) as exc:
             done.append({"index": index, "error": str(exc)})
     if not done:
@@ -143,7 +145,8 @@ def failed_remove(indices, select_all, queue, class_name, redis_url, namespace, 
     """Remove entries (resque-web's empty-string sentinel; higher indices first). With --all
     and --queue/--class: every matching entry (resque-web's per-queue Clear)."""
     failures = Admin(redis_url, namespace).failures
-    chosen = _selection(failures, indices, select_all, queue, class_name)
+    chosen = [index for index, _raw in _selection(failures, indices, select_all, queue,
+                                                   class_name)]
     try:
         failures.remove_many(chosen)
     except IndexError as exc:

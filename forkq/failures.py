@@ -63,10 +63,31 @@ class FailedEntry:
         return {"index": self.index, "raw": protocol.display_text(self.raw)}
 
 
+RETRY_ATTEMPTS = 5  # re-locations of an entry that moved before a retry reports it changed
+
+# Retry's writes, made only if the failed list still holds the entry the caller decided on at
+# that index. KEYS: failed, queues, queue:<name>. ARGV: index, the raw entry read, the entry
+# with retried_at, the queue name, the job payload. Returns 0 (nothing written) or 1.
+RETRY_SCRIPT = """
+if redis.call('LINDEX', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('LSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('RPUSH', KEYS[3], ARGV[5])
+return 1
+"""
+
+
+class EntryChanged(ValueError):
+    """The entry a retry was decided on is no longer in `failed` as it was read."""
+
+
 class Failures:
     def __init__(self, redis, keys):
         self.redis = redis
         self.keys = keys
+        self._retry_script = redis.register_script(RETRY_SCRIPT)
 
     def count(self):
         return self.redis.llen(self.keys.failed)
@@ -85,34 +106,37 @@ class Failures:
                              % (index, self.count()))
         return FailedEntry(index, raw)
 
-    def retry(self, index, requeue_to=None):
+    def retry(self, index, requeue_to=None, expected=None):
         """resque-web's Retry. Returns the queue the job went to.
 
-        Everything that can refuse (no entry, no class, no queue) is decided before the first
-        write, and the mark and the push go in one MULTI watched on `failed`: an entry is never
-        marked retried without its job being pushed, nor marked in the wrong place when the
-        list moved meanwhile."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(self.keys.failed)
-                    raw = pipe.lindex(self.keys.failed, index)
-                    if raw is None:
-                        raise IndexError("no failed entry at index %d (there are %d)"
-                                         % (index, pipe.llen(self.keys.failed)))
-                    entry = FailedEntry(index, raw)
-                    queue = self.target_queue(entry, requeue_to)
-                    item = dict(entry.data)
-                    item["retried_at"] = protocol.failed_at(time.time())
-                    pipe.multi()
-                    pipe.lset(self.keys.failed, index, protocol.encode(item))
-                    pipe.sadd(self.keys.queues, queue)
-                    pipe.rpush(self.keys.queue(queue),
-                               protocol.job_payload(entry.class_name, ruby_splat(entry.args)))
-                    pipe.execute()
-                    return queue
-                except _watch_error():
-                    continue
+        `expected` is the raw entry the caller read and chose (from all(), say); without it,
+        the entry at `index` now. Everything that can refuse (no entry, no class, no queue) is
+        decided on that entry before any write; then one script marks it and pushes its job,
+        but only if `index` still holds exactly that entry. Appends to `failed` never disturb
+        it (unlike a WATCH, which every failing job on a busy cluster breaks). When a Remove
+        shifted the list, the same entry is found again; when it is gone or was changed
+        (retried, removed), EntryChanged says so and nothing is written: another entry that
+        now sits at `index` is never retried in its place."""
+        if expected is None:
+            expected = self.get(index).raw
+        entry = FailedEntry(index, expected)
+        queue = self.target_queue(entry, requeue_to)
+        item = dict(entry.data)
+        item["retried_at"] = protocol.failed_at(time.time())
+        args = [expected, protocol.encode(item), queue,
+                protocol.job_payload(entry.class_name, ruby_splat(entry.args))]
+        keys = [self.keys.failed, self.keys.queues, self.keys.queue(queue)]
+        at = index
+        for _ in range(RETRY_ATTEMPTS):
+            if self._retry_script(keys=keys, args=[at] + args):
+                return queue
+            # Equal entries are interchangeable (a retried one no longer equals), so the first
+            # occurrence is as good as any.
+            at = self.redis.lpos(self.keys.failed, expected)
+            if at is None:
+                break
+        raise EntryChanged("failed entry %d changed since it was read (removed or retried "
+                           "meanwhile); not retried" % index)
 
     @staticmethod
     def target_queue(entry, requeue_to=None):
@@ -147,9 +171,3 @@ class Failures:
                 removed += 1
         return removed
 
-
-def _watch_error():
-    # Imported when used: `forkq work` imports this module (every command registers at start)
-    # and must not carry redis-py into the fork server it starts before loading redis-py.
-    from redis.exceptions import WatchError
-    return WatchError

@@ -64,6 +64,9 @@ class ForkServer:
         self.sock.setblocking(True)
         try:
             self.sock.sendall(child_mod.frame(message))
+        except OSError:
+            self.dead = True  # it died while we were idle: the caller falls back
+            raise
         finally:
             self.sock.setblocking(False)
         deadline = time.monotonic() + timeout
@@ -77,7 +80,8 @@ class ForkServer:
             left = deadline - time.monotonic()
             if left <= 0:
                 # Stuck: end it, and with it (PDEATHSIG) any child it forked for this job, so
-                # the caller can put the job back without it running twice.
+                # the caller can put the job back without it running twice. (Whatever such a
+                # child started itself is out of reach: we never learnt its pid.)
                 os.kill(self.pid, signal.SIGKILL)
                 self.dead = True
                 break
@@ -112,12 +116,25 @@ class ForkServer:
                 return event["status"], event["maxrss"], event["cpu"]
         return None
 
+    def discard(self):
+        """The server died (its socket closed) or was killed: reap it, release its socket and
+        any fds it sent that nobody took."""
+        self.dead = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)  # a closed socket means it is gone or going
+        except ProcessLookupError:
+            pass
+        self._release()
+
     def stop(self):
         try:
             self.sock.setblocking(True)
             self.sock.sendall(child_mod.frame({"stop": 1}))
         except OSError:
             pass
+        self._release()
+
+    def _release(self):
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -125,6 +142,7 @@ class ForkServer:
         self.sock.close()
         for fd in self.fds:
             os.close(fd)
+        self.fds = []
 
 
 def _serve(sock, parent_pid, ctx_factory, titles):

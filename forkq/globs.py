@@ -47,6 +47,17 @@ def _glob_tokens(pattern):
     return tokens
 
 
+def unsupported(pattern):
+    """Why forkq cannot match `pattern` as Ruby does, or None. A bracket class with non-ASCII
+    members would be matched byte by byte in Redis (Lua patterns have no alternation), so the
+    worker and the admin views would disagree: refused where the queue list is read."""
+    for token in _glob_tokens(pattern.lstrip("!")):
+        if token[0] == "class" and any(ord(c) > 127 for pair in token[2] for c in pair):
+            return ("%r: a [...] class with non-ASCII characters cannot be matched; use ? "
+                    "(one character) or * instead" % pattern)
+    return None
+
+
 def _dot_literal(tokens):
     # Ruby's fnmatch: a leading dot of a name is matched only by a literal dot.
     return bool(tokens) and tokens[0] == ("lit", ".")
@@ -58,8 +69,8 @@ _LUA_CHAR = b"[%z\x01-\x7f\xc2-\xf4][\x80-\xbf]*"
 
 def glob_to_lua(pattern):
     """Ruby File.fnmatch (no flags) as an anchored Lua pattern, as bytes (it holds byte
-    classes). A class with non-ASCII members is matched byte by byte (Lua patterns have no
-    alternation); a negated class of ASCII members matches any one non-ASCII character."""
+    classes). A negated class of ASCII members matches any one non-ASCII character; a class
+    with non-ASCII members is refused beforehand (unsupported)."""
     out = [b"^"]
     for token in _glob_tokens(pattern):
         kind = token[0]

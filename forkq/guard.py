@@ -31,6 +31,8 @@ class Guard:
     def __init__(self, pid, page):
         self.pid = pid
         self.page = page
+        self.slots = {}                           # pgid -> its slot; only the worker writes
+        self.free = list(range(SLOTS, 0, -1))     # free slots, lowest last (popped first)
 
     @classmethod
     def start(cls, titles):
@@ -47,15 +49,17 @@ class Guard:
         return cls(pid, page)
 
     def watch(self, pgid):
-        for i in range(1, SLOTS + 1):
-            if _WORD.unpack_from(self.page, i * _WORD.size)[0] == 0:
-                _WORD.pack_into(self.page, i * _WORD.size, pgid)
-                return
+        # One word written per job: this runs on the hot path of every spawn.
+        if self.free and pgid not in self.slots:
+            slot = self.free.pop()
+            self.slots[pgid] = slot
+            _WORD.pack_into(self.page, slot * _WORD.size, pgid)
 
     def forget(self, pgid):
-        for i in range(1, SLOTS + 1):
-            if _WORD.unpack_from(self.page, i * _WORD.size)[0] == pgid:
-                _WORD.pack_into(self.page, i * _WORD.size, 0)
+        slot = self.slots.pop(pgid, None)
+        if slot is not None:
+            _WORD.pack_into(self.page, slot * _WORD.size, 0)
+            self.free.append(slot)
 
     def stop(self):
         """The worker leaves: the guard ends whatever is still on the page, then exits."""

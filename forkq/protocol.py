@@ -227,16 +227,21 @@ def parse_worker_id(wid):
     return host, pid, queues
 
 
-def claim_json(queue, run_at, raw_payload, worker=None):
+def claim_json(queue, run_at, raw_payload, worker=None, seq=None):
     """The worker:<id> value (§4.3): Ruby's keys in Ruby's order, then node-resque's "worker"
-    (host:pid) when given. The store's reserve script writes the same shape."""
+    (host:pid) and forkq's "seq" (the worker's claim number, which makes every claim of a
+    worker unique) when given. The store's reserve script writes the same shape."""
     text = '{"queue":%s,"run_at":%s,"payload":%s' % (encode(queue), encode(run_at), raw_payload)
     if worker is not None:
         text += ',"worker":' + encode(worker)
+    if seq is not None:
+        text += ',"seq":%d' % seq
     return text + "}"
 
 
-_CLAIM_TAIL = re.compile(r'(?:,"worker":"(?:[^"\\]|\\.)*")?\}\s*$')
+# What follows the payload in a claim: nothing (Ruby), "worker" (node-resque), "worker" and
+# "seq" (forkq). split_claim cuts it off to keep the payload's bytes as they were popped.
+_CLAIM_TAIL = re.compile(r'(?:,"worker":"(?:[^"\\]|\\.)*")?(?:,"seq":[0-9]+)?\}\s*$')
 
 
 def split_claim(claim):

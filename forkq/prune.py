@@ -9,8 +9,8 @@ Resque's rules, made safe for mixed fleets:
   * all under Resque's lock, so the cluster prunes at most once per lock period.
 The dead worker's in-flight job lands in `failed` with the reason, never lost, and never
 twice: node-resque's forceCleanWorker takes a worker out of `workers` and writes its own
-failure for the job, but leaves the claim and the heartbeat behind; such a job is not
-recorded again.
+failure for the job (naming the worker host:pid), but leaves the claim and the heartbeat
+behind; such a job is not recorded again.
 """
 import json
 import time
@@ -83,18 +83,23 @@ def release_dead(store, wid, exception, reason, attempts=5):
 
 
 def already_recorded(store, wid, claim):
-    """True if a worker that is no longer registered left a claim whose job another tool has
-    already written to `failed` (node-resque's forceCleanWorker): an entry of the last
-    RECORDED_LOOKBACK whose worker is `wid` (or host:pid, the name node-resque gives it)
-    and whose payload is the claim's."""
+    """True if a worker that is no longer registered left a claim whose job node-resque's
+    forceCleanWorker already wrote to `failed`: an entry of the last RECORDED_LOOKBACK whose
+    payload is the claim's and whose worker is host:pid, the name node-resque gives the
+    worker (its id without the queues). forkq always writes the full id, so a failure of
+    forkq's own with that payload (the same job failing again and again, say) never counts:
+    then the job is recorded, as any doubt must be."""
     if store.is_registered(wid):
         return False
     payload = _field(claim, "payload")
     if payload is None:
         return False
-    names = {wid, ":".join(wid.split(":", 2)[:2])}
+    parts = wid.split(":", 2)
+    if len(parts) < 3:
+        return False  # no queues part: host:pid would be the full id, which never counts
+    node_name = parts[0] + ":" + parts[1]
     for entry in reversed(store.recent_failures(RECORDED_LOOKBACK)):
-        if _field(entry, "worker") in names and _field(entry, "payload") == payload:
+        if _field(entry, "worker") == node_name and _field(entry, "payload") == payload:
             return True
     return False
 

@@ -5,9 +5,10 @@ way out (the last job's record, unregistering) before leaving the rest to the ne
 A mixin of Worker: it works on the worker's own state (pending record, claim, stop mode)."""
 import hashlib
 import time
+import traceback
 
 from . import errors, protocol
-from .store import REDIS_DOWN
+from .store import RECONNECT, REDIS_DOWN
 
 MAX_BACKOFF = 10.0
 BURST_GIVE_UP = 10.0  # --burst is for scripts and cron: they want an answer, not a vigil
@@ -47,6 +48,8 @@ class RedisFaults:
                                       ) from exc
                 self.log.event("redis_down", "Redis unavailable (%s: %s); retrying in %.1f s"
                                % (type(exc).__name__, exc, delay))
+                if isinstance(exc, RECONNECT):
+                    self.store.reconnect()
                 self.wait_fds((), delay)
                 self.handle_signals()
                 if self.stopping == "now" or (self.stopping and self.children.current is None):
@@ -56,7 +59,9 @@ class RedisFaults:
     def recover(self):
         """A cycle's reply was lost. Our claim tells how far it got: still the claim of the job
         we performed → nothing happened, retry as is; gone → the record went through; another
-        claim → the record went through and a new job was claimed: put that one back."""
+        claim → the record went through and a new job was claimed: put that one back. Every
+        claim carries its own number ("seq"), so a new claim of an identical job reserved in
+        the same second still differs from the old one."""
         claim = self.store.claim(self.id)
         sha = hashlib.sha1(claim).hexdigest() if claim is not None else None
         if sha is not None and sha == self.claim_sha and self.pending is not None:
@@ -73,6 +78,18 @@ class RedisFaults:
         self.uncertain = False
 
     # -- leaving ------------------------------------------------------------------------------
+    def clean_up(self, step):
+        """One step of the way out: whatever it raises is logged, and the next step runs."""
+        try:
+            step()
+        except Exception as exc:
+            try:
+                self.log.event("error", "clean-up step %s failed: %r"
+                               % (getattr(step, "__name__", "?"), exc),
+                               traceback=traceback.format_exc())
+            except Exception:
+                pass  # the log itself is broken (stderr closed): nothing left to tell
+
     def flush_pending(self):
         """On the way out: the last job's record must still be written."""
         if self.pending is None:

@@ -1,9 +1,9 @@
 """The Lua scripts behind Store: each multi-step write is one round trip and atomic.
 
   CYCLE      the last job's record (done_working + counters, or the failed entry, or a
-             requeue; only if our claim is still there) and the next reserve: pause check, LPOP
-             in queue order and the worker:<id> claim, in one step, so a job is never popped
-             without a record of who holds it, and each job costs one round trip;
+             requeue; only if its claim is still there) and the next reserve: pause check,
+             LPOP in queue order and the worker:<id> claim, in one step, so a job is never
+             popped without a record of who holds it, and each job costs one round trip;
   HEARTBEAT  Redis TIME → the ISO value Ruby parses, and re-registration if our keys vanished;
   RELEASE    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
              only if the claim is the one the caller read;
@@ -109,19 +109,26 @@ end
 
 # One round trip per job: record the last job's outcome (done_working + counters, or the
 # failed entry, or a requeue) and reserve the next one.
-#   ARGV: ns, wid, run_at, finish?, failure, count_failed, requeue_queue, requeue_payload,
-#         reserve?, worker name (host:pid), then the queue plan (QueuePlan.argv).
-# The claim keeps Ruby's keys in Ruby's order (queue, run_at, payload) and adds "worker" as
-# node-resque writes it: its allWorkingOn() lists a worker's job under that name.
-# The finish part acts only if our claim is still there (DEL returned 1); a retry after a lost
-# reply is sorted out by the caller comparing the claim's sha1 (Worker.recover).
+#   ARGV: ns, wid, run_at, sha1 of the claim to record ('' = nothing to record), failure,
+#         count_failed, requeue_queue, requeue_payload, reserve?, worker name (host:pid),
+#         claim number, then the queue plan (QueuePlan.argv).
+# The claim keeps Ruby's keys in Ruby's order (queue, run_at, payload), adds "worker" as
+# node-resque writes it (its allWorkingOn() lists a worker's job under that name), then
+# "seq", the worker's claim number: two claims of identical jobs in one second must still
+# differ, or after a lost reply Worker.recover could not tell the new claim from the old one
+# (Ruby, resque-web and node-resque ignore keys they do not know).
+# The record acts only if the claim is still the one it is for (same sha1): never on a claim
+# made since, and a retry after a lost reply is sorted out by Worker.recover.
 CYCLE = _LUA_JSON + r"""
 local ns, wid, run_at = ARGV[1], ARGV[2], ARGV[3]
 local claim_key = ns .. 'worker:' .. wid
 local finished = -1
-if ARGV[4] == '1' then
-  finished = redis.call('DEL', claim_key)
-  if finished == 1 then
+if ARGV[4] ~= '' then
+  local held = redis.call('GET', claim_key)
+  finished = 0
+  if held and redis.sha1hex(held) == ARGV[4] then
+    redis.call('DEL', claim_key)
+    finished = 1
     if ARGV[7] ~= '' then
       -- back to the head of its queue (at-least-once): not processed, so no stat:processed
       redis.call('SADD', ns .. 'queues', ARGV[7])
@@ -144,14 +151,14 @@ local paused = redis.call('GET', ns .. 'pause-all-workers')
 if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
   return {'paused', finished}
 end
-local dynamic = ARGV[11]
+local plan = 12  -- where the queue plan starts: its dynamic flag
 local queues = {}
-if dynamic == '0' then
-  for i = 12, #ARGV do queues[#queues + 1] = ARGV[i] end
+if ARGV[plan] == '0' then
+  for i = plan + 1, #ARGV do queues[#queues + 1] = ARGV[i] end
 else
-  -- ARGV[12] = number of include patterns; then (lua pattern, leading-dot flag) pairs for the
+  -- then the number of include patterns; then (lua pattern, leading-dot flag) pairs for the
   -- includes, then for the exclusions. Ruby's File.fnmatch: * never matches a leading dot.
-  local n_in = tonumber(ARGV[12])
+  local n_in = tonumber(ARGV[plan + 1])
   local function matches(name, i)
     if string.sub(name, 1, 1) == '.' and ARGV[i + 1] ~= '1' then return false end
     return string.find(name, ARGV[i]) ~= nil
@@ -161,9 +168,9 @@ else
   for p = 0, n_in - 1 do
     local hits = {}
     for _, name in ipairs(members) do
-      if not seen[name] and matches(name, 13 + 2 * p) then
+      if not seen[name] and matches(name, plan + 2 + 2 * p) then
         local excluded = false
-        for x = 13 + 2 * n_in, #ARGV, 2 do
+        for x = plan + 2 + 2 * n_in, #ARGV, 2 do
           if matches(name, x) then excluded = true; break end
         end
         if not excluded then hits[#hits + 1] = name end
@@ -201,7 +208,7 @@ for i = first, #queues do
     -- JSON object is kept as a string of its bytes
     local body = strict_object(job) and job or jbytes(job)
     local claim = '{"queue":' .. jtext(q) .. ',"run_at":"' .. run_at .. '","payload":' ..
-                  body .. ',"worker":' .. jtext(ARGV[10]) .. '}'
+                  body .. ',"worker":' .. jtext(ARGV[10]) .. ',"seq":' .. ARGV[11] .. '}'
     redis.call('SET', claim_key, claim)
     return {'job', finished, q, job, redis.sha1hex(claim)}
   end

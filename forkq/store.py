@@ -3,6 +3,7 @@
 The multi-step writes are Lua scripts (forkq.scripts), each one round trip and atomic; the
 Waker turns announcements of new jobs into an early end of an idle wait.
 """
+import itertools
 import time
 
 import redis
@@ -11,7 +12,24 @@ from redis.retry import Retry
 
 from . import protocol, scripts
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+def _unavailable(names):
+    # redis>=4.5 is allowed and not every release defines every class: take those it has
+    return tuple(getattr(redis.exceptions, name) for name in names
+                 if hasattr(redis.exceptions, name))
+
+
+# Redis cannot serve us now, but will (or another node will): back off and retry. Besides the
+# connection going away or the dataset loading: a failover (the node we talk to became a
+# replica: READONLY; a replica whose master is gone: MASTERDOWN), maxmemory reached (OOM
+# refuses writes until memory is freed) and a cluster in the middle of changing (TRYAGAIN,
+# CLUSTERDOWN). These are error replies, so without this they would end the worker.
+REDIS_DOWN = _unavailable(("ConnectionError", "TimeoutError", "BusyLoadingError",
+                           "ReadOnlyError", "OutOfMemoryError", "MasterDownError",
+                           "TryAgainError", "ClusterDownError"))
+# A node that answers READONLY was demoted; the primary is now elsewhere (a DNS name moved
+# after a failover): reconnect rather than keep asking the replica on the same socket.
+RECONNECT = _unavailable(("ReadOnlyError",))
 
 
 class Reserved:
@@ -73,20 +91,31 @@ class Store:
         self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
         self._release = self.redis.register_script(scripts.RELEASE)
         self._unclaim = self.redis.register_script(scripts.UNCLAIM)
+        self._seq = itertools.count(1)
 
     # -- the hot path ----------------------------------------------------------------------
-    def cycle(self, wid, run_at, record=None, plan=None):
+    def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None):
         """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
-        a `plan`, reserve the next. Returns (Reserved | Idle | PAUSED | None, finished) where
-        finished is 1 (recorded), 0 (our claim was already gone) or -1 (nothing to record)."""
+        a `plan`, reserve the next. The record acts only on the claim whose sha1 is
+        `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
+        never used before (this store's own count when not given). Returns
+        (Reserved | Idle | PAUSED | None, finished) where finished is 1 (recorded), 0 (that
+        claim was gone: a pruner recorded the job) or -1 (nothing to record)."""
         args = [self.keys.prefix, wid, run_at]
         if record is None:
-            args += ["0", "", "0", "", ""]
+            args += ["", "", "0", "", ""]
         else:
+            if not claim_sha:
+                raise ValueError("a record needs the sha1 of the claim it ends")
             failure, count_failed, requeue = record
             queue, payload = requeue or ("", "")
-            args += ["1", failure, "1" if count_failed else "0", queue, payload]
-        args += ["1", wid.rsplit(":", 1)[0]] + list(plan.argv) if plan is not None else ["0"]
+            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload]
+        if plan is not None:
+            seq = next(self._seq) if seq is None else seq
+            # node-resque's worker name: host:pid, the id's first two parts
+            args += ["1", ":".join(wid.split(":", 2)[:2]), "%d" % seq] + list(plan.argv)
+        else:
+            args.append("0")
         reply = self._cycle(args=args)
         kind, finished = reply[0], int(reply[1])
         if kind == b"job":
@@ -117,6 +146,11 @@ class Store:
 
     def claim(self, wid):
         return self.redis.get(self.keys.worker(wid))
+
+    def reconnect(self):
+        """Drop every connection: the next command connects again (and resolves the host
+        name again, which a failover may have moved)."""
+        self.redis.connection_pool.disconnect()
 
     def release(self, wid, expected, failure="", requeue=None):
         """Unregister `wid`, recording its claimed job (if it is still `expected`) as `failure`

@@ -48,6 +48,7 @@ class Worker(RedisFaults):
         self.escalation = None        # the plan to end the current job, if any
         self.pending = None           # the last job's record, written with the next reserve
         self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
+        self.claim_seq = 0            # the number the last claim carries: each one differs
         self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
         self.next_beat = 0.0
         self.chld_pending = False     # a SIGCHLD taken while not reaping: act on it later
@@ -75,18 +76,19 @@ class Worker(RedisFaults):
                            traceback=traceback.format_exc())
             code = ExitCode.SOFTWARE
         finally:
-            self.children.end_current()
-            self.retire_child()
-            self.children.stop_server()
-            self.flush_pending()
-            self.unregister()
-            try:
-                hooks.run("worker_exit")
-            except Exception as exc:
-                self.log.event("error", "worker_exit hook failed: %r" % exc)
-            self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
-            self.signals.restore()
+            # Each step runs whatever an earlier one raised (RedisFaults.clean_up): a bug in
+            # one must not leave our keys (and the job's record) to the next prune, nor
+            # change the exit code.
+            def log_exit():
+                self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
+            for step in (self.children.end_current, self.retire_child,
+                         self.children.stop_server, self.flush_pending, self.unregister,
+                         self.run_exit_hooks, log_exit, self.signals.restore):
+                self.clean_up(step)
         return code
+
+    def run_exit_hooks(self):
+        self.run_hooks("worker_exit")
 
     def startup(self):
         self.log.event("startup", "Starting worker %s" % self.id,
@@ -142,9 +144,11 @@ class Worker(RedisFaults):
         if self.uncertain:
             self.recover()
         record = self.pending.args(self.id) if self.pending is not None else None
+        self.claim_seq += 1
         self.uncertain = True
         found, finished = self.store.cycle(self.id, protocol.run_at(time.time()), record,
-                                           self.plan if reserve else None)
+                                           self.plan if reserve else None,
+                                           claim_sha=self.claim_sha, seq=self.claim_seq)
         self.uncertain = False
         if self.pending is not None:
             self.pending.log(self.log, finished)
@@ -280,8 +284,6 @@ class Worker(RedisFaults):
 
     # -- signals and the shutdown state machine -------------------------------------------------
     def handle_signals(self, reap=True):
-        if reap and self.children.exiting and self.children.served:
-            self.children.reap_exiting()
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
                 self.chld_pending = True  # not reaping now: the next call that may, does
@@ -302,11 +304,15 @@ class Worker(RedisFaults):
                 self.paused = False
                 self.run_hooks("after_pause", self)
                 self.log.event("resumed", "resumed by SIGCONT")
-        if reap and self.chld_pending:
-            self.chld_pending = False
+        if not reap:
+            return
+        chld, self.chld_pending = self.chld_pending, False
+        # One reap a pass: on SIGCHLD, and with a fork server on every pass while children are
+        # leaving, since its children announce their exits on its socket, not by SIGCHLD.
+        if chld or (self.children.served and self.children.exiting):
             self.children.reap_exiting()
-            if self.pid == 1:
-                self.children.reap_orphans()
+        if chld and self.pid == 1:
+            self.children.reap_orphans()
 
     def stop(self, mode, reason):
         first = self.stopping is None

@@ -4,10 +4,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import click
 import pytest
+import redis
 from click.testing import CliRunner
 
 from conftest import alive, dead_pid, enqueue_raw, failures, pop, registered_id, wait_until
@@ -319,6 +321,147 @@ def test_retry_recreates_args_as_rubys_splat(r, run):
     assert all(list(job) == ["class", "args"] for job in pushed)
 
 
+def test_retry_finishes_while_jobs_keep_failing(r, url, run):
+    """Workers on a busy cluster keep appending to `failed` while an operator retries: the
+    retry must not wait for a quiet moment, and must mark and push exactly the entries it
+    chose (the appended ones move none of them)."""
+    r.rpush("resque:failed", *[_failure({"class": "AB"[i % 2], "args": [i]}) for i in range(6)])
+    stop, pushed = threading.Event(), []
+
+    def keep_failing():
+        other = redis.Redis.from_url(url)
+        noise = _failure({"class": "Noise", "args": []})
+        while not stop.is_set() and len(pushed) < 100000:
+            other.rpush("resque:failed", noise)
+            pushed.append(1)
+        other.close()
+
+    pusher = threading.Thread(target=keep_failing, daemon=True)
+    pusher.start()
+    try:
+        wait_until(lambda: len(pushed) > 20, message="the pusher to start")
+        started = time.monotonic()
+        rows = json.loads(run("failed", "retry", "--all", "--class", "A", "--json"))
+        elapsed, still_pushing = time.monotonic() - started, pusher.is_alive()
+        indices = json.loads(run("failed", "retry", "1", "5", "--json"))
+    finally:
+        stop.set()
+        pusher.join(60)
+    assert still_pushing and elapsed < 30, (elapsed, len(pushed))
+    assert rows == [{"index": i, "queue": "default"} for i in (0, 2, 4)]
+    assert indices == [{"index": i, "queue": "default"} for i in (1, 5)]
+    assert r.lrange("resque:queue:default", 0, -1) == [
+        protocol.job_payload("AB"[i % 2], [i]).encode() for i in (0, 2, 4, 1, 5)]
+    entries = failures(r)
+    assert ["retried_at" in e for e in entries[:6]] == [True, True, True, False, True, True]
+    assert len(entries) == 6 + len(pushed)
+    assert not any("retried_at" in e for e in entries[6:])
+
+
+def test_a_job_failing_during_every_retry_does_not_make_it_start_over(r, url, run,
+                                                                       monkeypatch):
+    """The worst case of a busy cluster, made certain: some worker appends a failure while
+    each retry is between reading its entry and writing. Appends move no entry, so each
+    retry decides once and goes through (a WATCH on `failed` would start over for ever)."""
+    from forkq.failures import Failures
+    r.rpush("resque:failed", *[_failure({"class": "AB"[i % 2], "args": [i]}) for i in range(4)])
+    other, appended = redis.Redis.from_url(url), []
+    decide = Failures.target_queue
+
+    def a_job_fails_meanwhile(entry, requeue_to=None):
+        if len(appended) < 50:  # bounded, so that a retry that starts over still ends
+            other.rpush("resque:failed", _failure({"class": "Noise", "args": []}))
+            appended.append(entry.index)
+        return decide(entry, requeue_to)
+
+    monkeypatch.setattr(Failures, "target_queue", staticmethod(a_job_fails_meanwhile))
+    try:
+        rows = json.loads(run("failed", "retry", "--all", "--class", "A", "--json"))
+        assert "retried 3 onto default" in run("failed", "retry", "3")
+    finally:
+        other.close()
+    assert appended == [0, 2, 3]  # one decision per entry
+    assert rows == [{"index": 0, "queue": "default"}, {"index": 2, "queue": "default"}]
+    assert r.lrange("resque:queue:default", 0, -1) == [
+        protocol.job_payload("AB"[i % 2], [i]).encode() for i in (0, 2, 3)]
+    assert ["retried_at" in e for e in failures(r)] == [True, False, True, True] + [False] * 3
+
+
+def test_an_entry_changed_between_read_and_write_is_not_retried_by_mistake(r, url,
+                                                                            monkeypatch):
+    from forkq.admin import Admin
+    from forkq.failures import EntryChanged, Failures
+    r.rpush("resque:failed", *[_failure({"class": c, "args": [i]}) for i, c in enumerate("ABCD")])
+    failed = Admin(url, "resque").failures
+    other = Admin(url, "resque").failures  # another operator, in another shell
+    meanwhile = []
+    decide = Failures.target_queue
+
+    def racing(entry, requeue_to=None):
+        # what the other operator does after this retry read its entry, before it writes
+        if meanwhile:
+            meanwhile.pop(0)()
+        return decide(entry, requeue_to)
+
+    monkeypatch.setattr(Failures, "target_queue", staticmethod(racing))
+
+    def state():
+        return [(e["payload"]["class"], "retried_at" in e) for e in failures(r)]
+
+    def pushed():
+        return [json.loads(raw)["class"] for raw in r.lrange("resque:queue:default", 0, -1)]
+
+    # retry 1 read B; A is removed meanwhile, so B is at 0 now and C at 1: B is retried
+    meanwhile.append(lambda: other.remove(0))
+    assert failed.retry(1) == "default"
+    assert state() == [("B", True), ("C", False), ("D", False)] and pushed() == ["B"]
+    # retry 1 read C; the other operator retries C meanwhile: C changed, so not twice
+    meanwhile.append(lambda: other.retry(1))
+    with pytest.raises(EntryChanged, match="entry 1 changed since it was read"):
+        failed.retry(1)
+    assert state() == [("B", True), ("C", True), ("D", False)] and pushed() == ["B", "C"]
+    # retry --all --class D chose D at 2 from a listing; B is removed before the retry
+    [chosen] = failed.all(class_name="D")
+    other.remove(0)
+    assert failed.retry(chosen.index, expected=chosen.raw) == "default"
+    assert state() == [("C", True), ("D", True)] and pushed() == ["B", "C", "D"]
+    # and an entry chosen from a listing, then removed, is reported: the one now at its index
+    # (which the filter did not choose) stays as it was
+    r.rpush("resque:failed", _failure({"class": "E", "args": [4]}),
+            _failure({"class": "F", "args": [5]}))
+    [chosen] = failed.all(class_name="E")
+    other.remove(chosen.index)
+    with pytest.raises(EntryChanged):
+        failed.retry(chosen.index, expected=chosen.raw)
+    assert state() == [("C", True), ("D", True), ("F", False)] and pushed() == ["B", "C", "D"]
+
+
+def test_retry_all_retries_the_entries_its_filter_chose_when_a_remove_moves_them(
+        r, url, run, monkeypatch):
+    from forkq.admin import Admin
+    from forkq.failures import Failures
+    r.rpush("resque:failed", *[_failure({"class": "AB"[i % 2], "args": [i]}) for i in range(5)])
+    other, meanwhile = Admin(url, "resque").failures, []
+    decide = Failures.target_queue
+
+    def racing(entry, requeue_to=None):
+        if meanwhile:
+            meanwhile.pop(0)()
+        return decide(entry, requeue_to)
+
+    monkeypatch.setattr(Failures, "target_queue", staticmethod(racing))
+    # after the listing chose A0, A2, A4: another operator removes B1 (A2 and A4 move up one)
+    # and then A4 itself
+    meanwhile.extend([lambda: other.remove(1), lambda: other.remove(3)])
+    rows = json.loads(run("failed", "retry", "--all", "--class", "A", "--json", code=1))
+    assert rows[:2] == [{"index": 0, "queue": "default"}, {"index": 2, "queue": "default"}]
+    assert rows[2]["index"] == 4 and "changed since it was read" in rows[2]["error"]
+    assert [json.loads(raw)["args"] for raw in r.lrange("resque:queue:default", 0, -1)] == [
+        [0], [2]]
+    assert [(e["payload"]["args"], "retried_at" in e) for e in failures(r)] == [
+        ([0], True), ([2], True), ([3], False)]
+
+
 def test_failed_list_keeps_entries_that_are_not_json_objects(r, run):
     r.rpush("resque:failed", b"not json \xff", b"[1,2]", _failure({"class": "X", "args": []}))
     rows = json.loads(run("failed", "list", "--json"))
@@ -458,6 +601,29 @@ def test_info_counts_delayed_jobs_and_schedules_when_present(r, run):
     human = run("info")
     assert "delayed    3 (at 2 timestamps)" in human and "scheduled  2" in human
     assert json.loads(run("stats", "--json"))["delayed"] == 3
+
+
+@pytest.mark.parametrize("stamps", [0, 1, 3, 7])
+def test_delayed_jobs_are_counted_in_batches_alike_by_info_and_the_producer(r, run,
+                                                                            monkeypatch,
+                                                                            stamps):
+    from forkq import jobs
+    monkeypatch.setattr(jobs, "DELAYED_BATCH", 3)
+    for i in range(stamps):
+        at = 1795395000 + 60 * i
+        r.zadd("resque:delayed_queue_schedule", {str(at): at})
+        r.rpush("resque:delayed:%d" % at, *['{"class":"A","args":[%d]}' % n for n in range(i + 1)])
+    want = sum(range(1, stamps + 1))
+    replies, zrange = [], r.zrange
+    monkeypatch.setattr(r, "zrange", lambda *a, **kw: replies.append(zrange(*a, **kw)) or
+                        replies[-1])
+    assert jobs.Producer(r, "resque").delayed_count() == want
+    assert len(replies) == stamps // 3 + 1 and max(map(len, replies)) <= 3
+    data = json.loads(run("info", "--json"))
+    if stamps:
+        assert (data["delayed"], data["delayed_timestamps"]) == (want, stamps)
+    else:
+        assert "delayed" not in data
 
 
 def test_info_watch_refreshes(r, run):

@@ -332,7 +332,8 @@ def test_node_resque_delayed_jobs_are_visible_through_forkq(r, redis_server):
 
 
 def test_node_resque_reads_forkq_claim_shape(r):
-    """The claim keeps Ruby's keys first and adds node-resque's "worker" (host:pid)."""
+    """The claim keeps Ruby's keys first, adds node-resque's "worker" (host:pid), then
+    forkq's "seq" last, where readers that do not know it pass it by."""
     claim = protocol.claim_json("q", "2026-11-23T00:48:52Z", '{"class":"X","args":[]}',
-                                worker="h:1")
-    assert list(json.loads(claim)) == ["queue", "run_at", "payload", "worker"]
+                                worker="h:1", seq=5)
+    assert list(json.loads(claim)) == ["queue", "run_at", "payload", "worker", "seq"]

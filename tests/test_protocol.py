@@ -94,11 +94,16 @@ def test_claim_json_key_order():
     assert list(json.loads(claim)) == ["queue", "run_at", "payload"]
     with_worker = protocol.claim_json("alpha", "t", '{"class":"X"}', worker="vm:7")
     assert with_worker == '{"queue":"alpha","run_at":"t","payload":{"class":"X"},"worker":"vm:7"}'
+    numbered = protocol.claim_json("alpha", "t", '{"class":"X"}', worker="vm:7", seq=12)
+    assert numbered == ('{"queue":"alpha","run_at":"t","payload":{"class":"X"},"worker":"vm:7",'
+                        '"seq":12}')
+    assert list(json.loads(numbered)) == ["queue", "run_at", "payload", "worker", "seq"]
 
 
 def test_split_claim_reads_forkq_ruby_and_node_resque_claims():
     payload = '{"class":"X","args":[1.0e+20],"id":"a"}'
-    for claim in (protocol.claim_json("q", "t", payload, worker="h:1"),
+    for claim in (protocol.claim_json("q", "t", payload, worker="h:1", seq=7),
+                  protocol.claim_json("q", "t", payload, worker="h:1"),
                   protocol.claim_json("q", "t", payload),
                   '{"run_at":"Mon Nov 23","queue":"q","payload":%s,"worker":"h:2"}' % payload):
         assert protocol.split_claim(claim) == ("q", payload, True, "X")
@@ -235,6 +240,15 @@ def test_glob_question_mark_is_one_character():
 def test_split_claim_refuses_what_json_refuses(claim):
     queue, raw, is_json, job_class = protocol.split_claim(claim)
     assert (queue, raw, is_json, job_class) == ("", claim, False, None)
+
+
+def test_split_claim_cuts_the_payload_out_of_a_numbered_claim():
+    # the payload is cut out as its bytes (a re-encoding would lose the space and the \u
+    # escape): the tail after it must be recognised and cut off
+    payload = '{"class":"X", "args":[1.0e+20,"\\u00e9","},\\"seq\\":1}"],"seq":3}'
+    claim = protocol.claim_json("q", "t", payload, worker="h:1", seq=40)
+    assert protocol.split_claim(claim) == ("q", payload, True, "X")
+    assert protocol.split_claim(claim + "\n") == ("q", payload, True, "X")
 
 
 def test_split_claim_keeps_a_payload_python_reads_as_inf():

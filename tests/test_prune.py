@@ -53,11 +53,10 @@ def run_prune(store):
     return prune.prune_dead_workers(store, "thishost", "thishost:1:default", CONFIG, Log())
 
 
-@pytest.mark.parametrize("named", ["otherhost:777", WID])
-def test_a_job_node_resque_already_failed_is_not_recorded_again(store, r, named):
+def test_a_job_node_resque_already_failed_is_not_recorded_again(store, r):
     dead_forkq_worker(r, registered=False)  # forceCleanWorker took it out of `workers`
     r.rpush("resque:failed", node_failure(worker="otherhost:7"))  # same job, other worker
-    r.rpush("resque:failed", node_failure(worker=named))
+    r.rpush("resque:failed", node_failure(worker="otherhost:777"))
     r.rpush("resque:failed", *[json.dumps({"worker": "w", "payload": i}) for i in range(150)])
     pruned = run_prune(store)
     assert [p[0] for p in pruned] == [WID]
@@ -67,10 +66,15 @@ def test_a_job_node_resque_already_failed_is_not_recorded_again(store, r, named)
 
 
 @pytest.mark.parametrize("case", ["other payload", "still registered", "too far back",
-                                  "no failure at all"])
+                                  "no failure at all", "forkq's own failure"])
 def test_a_job_without_such_a_record_is_recorded(store, r, case):
     dead_forkq_worker(r, registered=case == "still registered")
-    if case == "other payload":
+    if case == "forkq's own failure":
+        # the same job failed before under this very worker, written as forkq writes it (the
+        # full id): a job that keeps failing, not node-resque's record of this claim
+        r.rpush("resque:failed", protocol.failure_json(
+            "2026/11/23 00:40:00 UTC", PAYLOAD, "RuntimeError", "boom", [], WID, "default"))
+    elif case == "other payload":
         r.rpush("resque:failed", node_failure(payload='{"class":"X","args":[2],"id":"j2"}'))
     elif case in ("still registered", "too far back"):
         r.rpush("resque:failed", node_failure())

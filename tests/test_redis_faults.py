@@ -140,15 +140,94 @@ def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
     assert isinstance(first, Reserved)
     worker.pending = Pending("default", first.raw, Outcome(True))
     # the next cycle records job 0 and claims job 1, but its reply never reaches us:
-    args = worker.pending.args(worker.id)
-    client_side = worker.store.cycle(worker.id, protocol.run_at(time.time()), args, worker.plan)
-    assert isinstance(client_side[0], Reserved)
-    worker.uncertain = True
+    lose_next_reply(worker)
+    with pytest.raises(redis.ConnectionError):
+        worker.cycle(reserve=True)
+    assert worker.uncertain and worker.pending is not None
+    assert protocol.split_claim(client.get("resque:worker:" + worker.id))[1] == \
+        '{"class":"Record","args":[1]}'
     worker.recover()
     assert worker.pending is None                          # job 0's record went through
     assert client.get("resque:stat:processed") == b"1"
     assert client.lrange("resque:queue:default", 0, -1) == [b'{"class":"Record","args":[1]}']
     assert client.get("resque:worker:" + worker.id) is None  # nothing half-claimed
+
+
+def lose_next_reply(worker):
+    """The next cycle script runs in Redis, but its reply never reaches the worker."""
+    real = worker.store._cycle
+
+    def ran_then_lost(*args, **kwargs):
+        worker.store._cycle = real
+        real(*args, **kwargs)
+        raise redis.ConnectionError("connection cut before the reply arrived")
+
+    worker.store._cycle = ran_then_lost
+
+
+def test_a_lost_reply_between_two_identical_jobs_records_each_once(server, client,
+                                                                   monkeypatch):
+    """Two identical jobs reserved within one second: the cycle that records the first and
+    claims the second loses its reply. Without a number of its own in each claim, the two
+    claims would be byte for byte the same: recover would take the second for the first,
+    send the record again, and that would delete the second's claim (never run) and count
+    the first twice."""
+    from forkq import protocol
+    from forkq.config import Config
+    from forkq.store import Idle, Reserved
+    from forkq.supervise import Outcome
+    from forkq.record import Pending
+    from forkq.worker import Worker
+    monkeypatch.setattr(protocol, "run_at", lambda epoch: "2026-11-23T00:48:52Z")  # one second
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
+    ping = {"class": "Ping", "args": []}
+    enqueue_raw(client, "default", ping)
+    enqueue_raw(client, "default", ping)
+    first = worker.cycle(reserve=True)
+    assert isinstance(first, Reserved)
+    first_claim = client.get("resque:worker:" + worker.id)
+    worker.pending = Pending("default", first.raw, Outcome(True))  # performed
+    lose_next_reply(worker)
+    with pytest.raises(redis.ConnectionError):
+        worker.cycle(reserve=True)  # recorded the first, claimed the second: reply lost
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.llen("resque:queue:default") == 0
+    second_claim = client.get("resque:worker:" + worker.id)
+    assert second_claim is not None
+    # the retry: recover sees a claim it never got, puts it back, and reserves it again
+    second = worker.cycle(reserve=True)
+    assert isinstance(second, Reserved), "the second job was lost"
+    assert second.raw == first.raw
+    assert client.get("resque:stat:processed") == b"1"  # the first was not counted again
+    worker.pending = Pending("default", second.raw, Outcome(True))  # performed
+    assert isinstance(worker.cycle(reserve=True), Idle)
+    assert client.get("resque:stat:processed") == b"2"
+    assert client.get("resque:stat:processed:" + worker.id) == b"2"
+    assert client.get("resque:worker:" + worker.id) is None  # nothing left claimed
+    assert client.llen("resque:queue:default") == 0 and failures(client) == []
+    assert second_claim != first_claim  # why: each claim carries its own number
+
+
+def test_a_record_never_ends_a_claim_it_is_not_for(server, client):
+    """The record step deletes the claim only if it is the one the record is for: a retried
+    record must not end (and count as done) a job claimed since."""
+    from forkq.store import QueuePlan, Reserved, Store
+    store = Store(server.url, "resque")
+    wid = "host:1:default"
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    plan = QueuePlan(["default"])
+    first, _ = store.cycle(wid, "t", None, plan)
+    second, finished = store.cycle(wid, "t", ("", False, None), plan, claim_sha=first.claim_sha)
+    assert finished == 1 and isinstance(second, Reserved)
+    assert second.claim_sha != first.claim_sha  # identical jobs, same second: still unique
+    again, finished = store.cycle(wid, "t", ("", False, None), None, claim_sha=first.claim_sha)
+    assert (again, finished) == (None, 0)
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + wid) is not None  # the second job is still held
+    with pytest.raises(ValueError):
+        store.cycle(wid, "t", ("", False, None), None)  # a record must say which claim
+    store.redis.close()
 
 
 def test_a_lost_reply_before_the_script_ran_is_retried_as_is(server, client):
@@ -286,3 +365,73 @@ def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
     worker.stopping = None
     with pytest.raises(redis.ResponseError):
         worker.retrying(lambda: (_ for _ in ()).throw(redis.ResponseError("ERR bug")))
+
+
+def quiet_worker(url):
+    """An in-process Worker whose backoff waits are recorded instead of slept."""
+    from forkq.config import Config
+    from forkq.worker import Worker
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": url}, {}))
+    worker.delays = []
+    worker.wait_fds = lambda fds, timeout: worker.delays.append(timeout)
+    worker.handle_signals = lambda *args, **kwargs: None
+    return worker
+
+
+def test_a_failover_to_a_read_only_node_is_waited_out(server, client):
+    # mechanism: REDIS_DOWN holds ReadOnlyError (an error reply, not a lost connection), so
+    # Worker.retrying backs off instead of the worker dying; each READONLY drops the
+    # connections, so a DNS name a failover moved is resolved again.
+    from forkq.record import Pending
+    from forkq.store import Reserved
+    from forkq.supervise import Outcome
+    worker = quiet_worker(server.url)
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    client.replicaof("127.0.0.1", 1)  # demoted: a replica of a master that is not there
+    reconnects = []
+    real_reconnect = worker.store.reconnect
+
+    def reconnect():
+        reconnects.append(1)
+        real_reconnect()
+    worker.store.reconnect = reconnect
+
+    def handle_signals(*args, **kwargs):
+        if len(worker.delays) == 3:
+            client.replicaof("no", "one")  # promoted again
+    worker.handle_signals = handle_signals
+    found = worker.retrying(worker.cycle, True)
+    assert isinstance(found, Reserved)
+    assert worker.delays == pytest.approx([0.1, 0.2, 0.4])
+    assert len(reconnects) == 3
+    worker.pending = Pending("default", found.raw, Outcome(True))
+    worker.retrying(worker.cycle, True)  # and carries on: the job is recorded
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + worker.id) is None
+
+
+@pytest.mark.parametrize("name", ["ReadOnlyError", "OutOfMemoryError", "MasterDownError",
+                                  "TryAgainError", "ClusterDownError"])
+def test_redis_saying_not_now_is_retried_in_every_cycle(server, client, name):
+    # the reply errors that mean "not available now": a failover, maxmemory, a cluster moving
+    from forkq.record import Pending
+    from forkq.store import Idle, Reserved
+    from forkq.supervise import Outcome
+    fault = getattr(redis.exceptions, name)
+    worker = quiet_worker(server.url)
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    real = worker.store._cycle
+    faults = [fault("not now")] * 3
+
+    def flaky(*args, **kwargs):
+        if faults:
+            raise faults.pop()
+        return real(*args, **kwargs)
+    worker.store._cycle = flaky
+    found = worker.retrying(worker.cycle, True)
+    assert isinstance(found, Reserved) and worker.delays == pytest.approx([0.1, 0.2, 0.4])
+    worker.pending = Pending("default", found.raw, Outcome(True))
+    faults[:] = [fault("not now")] * 2
+    assert isinstance(worker.retrying(worker.cycle, True), Idle)
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + worker.id) is None

@@ -208,7 +208,7 @@ def test_14_8_and_10_activejob_wrapper_payload_is_performed_and_kept(r, spawn_wo
     wid = registered_id(r, worker.pid)
     claim = r.get("resque:worker:" + wid).decode()
     assert claim.startswith('{"queue":"default","run_at":"')
-    assert '"payload":' + sleeping + ',"worker":"%s:%d"}' % (HOST, worker.pid) in claim
+    assert '"payload":' + sleeping + ',"worker":"%s:%d","seq":' % (HOST, worker.pid) in claim
     [raised] = r.lrange("resque:failed", 0, -1)
     assert '"payload":' + failing + ',"exception":"RuntimeError","error":"smtp down",' in \
         raised.decode()

@@ -121,6 +121,24 @@ def test_a_jobs_own_children_die_with_a_killed_worker(r, spawn_worker, mode):
     wait_until(lambda: not alive(grandchild), timeout=5, message="the grandchild to die")
 
 
+def test_after_the_fork_server_died_a_guard_takes_over(r, spawn_worker):
+    # mechanism: falling back to forking from the worker starts a guard, so the fallback's
+    # children are covered as the fork server's were
+    from test_worker_modes import _fork_server_pid
+    worker = spawn_worker("-q", "default", "--interval", "0.1", "-r", "workerjobs",
+                          "-r", "jobs_w2")
+    server = wait_until(lambda: _fork_server_pid(worker.pid), message="the fork server")
+    os.kill(server, signal.SIGKILL)
+    enqueue_raw(r, "default", {"class": "W2::Grandchild", "args": [60]})
+    started = pop(r, "test:started", timeout=15)
+    child, grandchild = started["pid"], started["grandchild"]
+    assert psutil.Process(child).ppid() == worker.pid  # the fallback: forked by the worker
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    wait_until(lambda: not alive(child), timeout=5, message="the child to die")
+    wait_until(lambda: not alive(grandchild), timeout=5, message="the grandchild to die")
+
+
 def test_after_quit_a_term_to_the_child_alone_still_ends_the_job(r, spawn_worker):
     # mechanism: only a stop now (or a TERM) tells the child a TERM may be the platform's
     enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "quit then term"]})

@@ -156,6 +156,22 @@ def test_every_claim_is_strict_json_in_valid_utf8(store, r, raw):
         assert (payload, is_json) == (raw, False)
 
 
+def test_the_script_writes_the_claim_protocol_claim_json_describes(store, r):
+    # golden: the Lua claim and its Python twin, byte for byte, numbered by the store
+    raw = '{"class":"X","args":[1.0e+20,"é"],"id":"a"}'
+    r.sadd("resque:queues", "default")
+    r.rpush("resque:queue:default", raw, raw)
+    for seq in (1, 2):
+        assert isinstance(reserve(store, ["default"]), Reserved)
+        claim = r.get("resque:worker:" + WID).decode("utf-8")
+        assert claim == protocol.claim_json("default", "2026-11-23T00:48:52Z", raw,
+                                            worker="testhost:4242", seq=seq)
+        r.delete("resque:worker:" + WID)
+    r.rpush("resque:queue:default", raw)
+    store.cycle(WID, "t", None, QueuePlan(["default"]), seq=9000)  # a number given is used
+    assert r.get("resque:worker:" + WID).endswith(b',"worker":"testhost:4242","seq":9000}')
+
+
 def test_claim_queue_name_that_is_not_utf8_is_still_valid(store, r):
     r.sadd("resque:queues", b"q\xff")
     r.rpush(b"resque:queue:q\xff", b'{"class":"X","args":[]}')

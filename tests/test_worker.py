@@ -146,9 +146,9 @@ def test_registration_heartbeat_and_unregistration(r, spawn_worker):
     assert beat.endswith("+00:00") and abs(protocol.parse_time(beat) - time.time()) < 5
     claim = r.get("resque:worker:" + wid)
     assert claim.startswith(b'{"queue":"default","run_at":"')
-    assert claim.endswith(b'"payload":{"class":"Sleep","args":[30]},"worker":"%s:%d"}'
-                          % (HOST.encode(), worker.pid))
-    assert list(json.loads(claim)) == ["queue", "run_at", "payload", "worker"]
+    assert claim.endswith(b'"payload":{"class":"Sleep","args":[30]},"worker":"%s:%d","seq":%d}'
+                          % (HOST.encode(), worker.pid, json.loads(claim)["seq"]))
+    assert list(json.loads(claim)) == ["queue", "run_at", "payload", "worker", "seq"]
     assert json.loads(claim)["run_at"].endswith("Z")
     worker.signal(signal.SIGTERM)
     assert worker.wait(15) == 0
