@@ -123,11 +123,15 @@ CYCLE = _LUA_JSON + r"""
 local ns, wid, run_at = ARGV[1], ARGV[2], ARGV[3]
 local claim_key = ns .. 'worker:' .. wid
 local finished = -1
+-- done_working's DEL of the claim waits until we know whether a new claim replaces it: the
+-- script is atomic, so nobody sees the difference, and a busy worker saves a command a job.
+local function done_working()
+  if finished == 1 then redis.call('DEL', claim_key) end
+end
 if ARGV[4] ~= '' then
   local held = redis.call('GET', claim_key)
   finished = 0
   if held and redis.sha1hex(held) == ARGV[4] then
-    redis.call('DEL', claim_key)
     finished = 1
     if ARGV[7] ~= '' then
       -- back to the head of its queue (at-least-once): not processed, so no stat:processed
@@ -146,9 +150,10 @@ if ARGV[4] ~= '' then
     end
   end
 end
-if ARGV[9] ~= '1' then return {'none', finished} end
+if ARGV[9] ~= '1' then done_working(); return {'none', finished} end
 local paused = redis.call('GET', ns .. 'pause-all-workers')
 if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
+  done_working()
   return {'paused', finished}
 end
 local plan = 12  -- where the queue plan starts: its dynamic flag
@@ -209,10 +214,11 @@ for i = first, #queues do
     local body = strict_object(job) and job or jbytes(job)
     local claim = '{"queue":' .. jtext(q) .. ',"run_at":"' .. run_at .. '","payload":' ..
                   body .. ',"worker":' .. jtext(ARGV[10]) .. ',"seq":' .. ARGV[11] .. '}'
-    redis.call('SET', claim_key, claim)
+    redis.call('SET', claim_key, claim)  -- replaces a finished claim: done_working's DEL
     return {'job', finished, q, job, redis.sha1hex(claim)}
   end
 end
+done_working()
 return {'idle', finished, table.concat(queues, ',')}
 """
 

@@ -186,3 +186,25 @@ def test_cjson_number_setting_is_left_as_found(store, r):
     r.rpush("resque:queue:default", '{"class":"X","args":[NaN]}')
     reserve(store, ["default"])
     assert r.eval("return tostring(cjson.decode_invalid_numbers())", 0) == b"true"
+
+
+def test_a_busy_worker_spends_seven_commands_a_job_and_leaves_no_claim(store, r):
+    # The hot path's budget (issue: <= 8 a job, script-run commands included): EVALSHA, the
+    # pause GET, the claim GET, 2 x INCRBY, LPOP, SET. done_working's DEL is folded into the
+    # SET of the next claim, and is spent only when the worker goes idle.
+    fill(r, ["busy"], job_in=["busy"] * 50)
+    plan = QueuePlan(["busy"])
+    found, _ = store.cycle(WID, "2026-11-23T00:48:52Z", None, plan)
+    r.config_resetstat()
+    for _ in range(49):
+        found, finished = store.cycle(WID, "2026-11-23T00:48:52Z", ("", False, None), plan,
+                                      claim_sha=found.claim_sha)
+        assert finished == 1 and isinstance(found, Reserved)
+    stats = {k[len("cmdstat_"):]: v["calls"] for k, v in r.info("commandstats").items()}
+    stats.pop("config|resetstat", None)
+    assert sum(stats.values()) == 7 * 49, stats
+    assert stats.get("del") is None
+    idle, finished = store.cycle(WID, "2026-11-23T00:48:52Z", ("", False, None), plan,
+                                 claim_sha=found.claim_sha)
+    assert finished == 1 and isinstance(idle, Idle)
+    assert not r.exists("resque:worker:" + WID) and r.get("resque:stat:processed") == b"50"
