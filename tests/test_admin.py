@@ -387,23 +387,28 @@ def test_a_job_failing_during_every_retry_does_not_make_it_start_over(r, url, ru
     assert ["retried_at" in e for e in failures(r)] == [True, False, True, True] + [False] * 3
 
 
-def test_an_entry_changed_between_read_and_write_is_not_retried_by_mistake(r, url,
-                                                                            monkeypatch):
-    from forkq.admin import Admin
-    from forkq.failures import EntryChanged, Failures
-    r.rpush("resque:failed", *[_failure({"class": c, "args": [i]}) for i, c in enumerate("ABCD")])
-    failed = Admin(url, "resque").failures
-    other = Admin(url, "resque").failures  # another operator, in another shell
-    meanwhile = []
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """Steps another operator takes after a retry read its entry and before it writes."""
+    from forkq.failures import Failures
+    steps = []
     decide = Failures.target_queue
 
     def racing(entry, requeue_to=None):
-        # what the other operator does after this retry read its entry, before it writes
-        if meanwhile:
-            meanwhile.pop(0)()
+        if steps:
+            steps.pop(0)()
         return decide(entry, requeue_to)
 
     monkeypatch.setattr(Failures, "target_queue", staticmethod(racing))
+    return steps
+
+
+def test_an_entry_changed_between_read_and_write_is_not_retried_by_mistake(r, url, meanwhile):
+    from forkq.admin import Admin
+    from forkq.failures import EntryChanged
+    r.rpush("resque:failed", *[_failure({"class": c, "args": [i]}) for i, c in enumerate("ABCD")])
+    failed = Admin(url, "resque").failures
+    other = Admin(url, "resque").failures  # another operator, in another shell
 
     def state():
         return [(e["payload"]["class"], "retried_at" in e) for e in failures(r)]
@@ -437,19 +442,10 @@ def test_an_entry_changed_between_read_and_write_is_not_retried_by_mistake(r, ur
 
 
 def test_retry_all_retries_the_entries_its_filter_chose_when_a_remove_moves_them(
-        r, url, run, monkeypatch):
+        r, url, run, meanwhile):
     from forkq.admin import Admin
-    from forkq.failures import Failures
     r.rpush("resque:failed", *[_failure({"class": "AB"[i % 2], "args": [i]}) for i in range(5)])
-    other, meanwhile = Admin(url, "resque").failures, []
-    decide = Failures.target_queue
-
-    def racing(entry, requeue_to=None):
-        if meanwhile:
-            meanwhile.pop(0)()
-        return decide(entry, requeue_to)
-
-    monkeypatch.setattr(Failures, "target_queue", staticmethod(racing))
+    other = Admin(url, "resque").failures
     # after the listing chose A0, A2, A4: another operator removes B1 (A2 and A4 move up one)
     # and then A4 itself
     meanwhile.extend([lambda: other.remove(1), lambda: other.remove(3)])
