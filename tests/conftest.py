@@ -223,7 +223,7 @@ def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as fh:
             return fh.read().split(")")[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before the open, or before the read
         return False
 
 
