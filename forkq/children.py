@@ -82,7 +82,7 @@ class Children:
             name, message, fields = child.held_event
             child.held_event = None
             self.log.event(name, message, **dict(fields, **child.exit_fields()))
-        elif not child.exit_told:
+        elif not child.exit_told and not child.line_due:
             self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
                            **child.exit_fields())
 
@@ -104,10 +104,13 @@ class Children:
     def wake_fds(self):
         """What to select on besides our own fds: a live fork server's socket."""
         server = self.forkserver
-        if server is None:
-            return ()
-        server.poll()  # finds an EOF: a dead server's socket would wake every select at once
-        return (server,) if not server.dead else ()
+        return (server,) if server is not None and not server.dead else ()
+
+    def poll_server(self):
+        """Take what the fork server sent (exits are kept for Child.exited). Called after every
+        wait: an EOF there marks it dead, or its socket would wake every select at once."""
+        if self.forkserver is not None and not self.forkserver.dead:
+            self.forkserver.poll()
 
     def stop_server(self):
         if self.forkserver is not None:

@@ -18,6 +18,8 @@ class Pending:
         self.started = started
         self.payload_is_json = payload_is_json
         self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
+        if child is not None:
+            child.line_due = True  # reaped before this line goes out: the line tells the exit
 
     def args(self, wid):
         """(failure JSON, count it in stat:failed, requeue (queue, payload)) for Store.cycle."""
@@ -37,6 +39,8 @@ class Pending:
         exited. A child that took its last job is usually gone by now; if not, the line waits
         for its reaping (Children.reaped) rather than going out without the exit status."""
         outcome = self.outcome
+        if self.child is not None:
+            self.child.line_due = False
         if outcome.requeue:
             name, message = "requeued", outcome.error or "job put back at the head of its queue"
         elif outcome.ok:

@@ -29,6 +29,7 @@ class Child:
         self.retired_at = None
         self.held_event = None  # its last job's log line, said once the exit status is known
         self.exit_told = False  # a job's log line already said how it exited
+        self.line_due = False   # its last job's line is still to come (and will say it)
         os.set_blocking(report_r, False)
 
     @classmethod

@@ -284,6 +284,7 @@ class Worker(RedisFaults):
 
     # -- signals and the shutdown state machine -------------------------------------------------
     def handle_signals(self, reap=True):
+        self.children.poll_server()
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
                 self.chld_pending = True  # not reaping now: the next call that may, does

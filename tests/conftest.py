@@ -232,3 +232,14 @@ def dead_pid():
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def in_sleep(pid):
+    """True once `pid` is blocked in a sleep (its kernel wait channel says so). A signal that
+    lands between a job's last bytecode and its blocking call is only acted on by Python when
+    the call returns, so a test that signals a job's child first waits for this."""
+    try:
+        with open("/proc/%d/wchan" % pid) as fh:
+            return "sleep" in fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from conftest import (TESTS, alive, enqueue_raw, failures, pop, wait_until,
+from conftest import (TESTS, alive, enqueue_raw, failures, in_sleep, pop, wait_until,
                       worker_env)
 
 
@@ -51,7 +51,9 @@ def test_a_term_to_the_child_alone_still_ends_the_job(r, spawn_worker):
     enqueue_raw(r, "default", {"class": "Sleep", "args": [60, "operator"]})
     enqueue_raw(r, "default", {"class": "Record", "args": ["after"]})
     worker = spawn_worker("-q", "default")
-    os.kill(pop(r, "test:started")["pid"], signal.SIGTERM)
+    child = pop(r, "test:started")["pid"]
+    wait_until(lambda: in_sleep(child), message="the job to sleep")
+    os.kill(child, signal.SIGTERM)
     assert pop(r, "test:done")["args"] == ["after"]
     [entry] = failures(r)
     assert "killed by SIGTERM" in entry["error"] and entry["payload"]["args"][1] == "operator"
@@ -147,6 +149,7 @@ def test_after_quit_a_term_to_the_child_alone_still_ends_the_job(r, spawn_worker
     worker.signal(signal.SIGQUIT)
     wait_until(lambda: "Stopping (SIGQUIT)" in " ".join(psutil.Process(worker.pid).cmdline()),
                message="the worker to take the QUIT")
+    wait_until(lambda: in_sleep(child), message="the job to sleep")
     os.kill(child, signal.SIGTERM)
     assert worker.wait(15) == 0
     [entry] = failures(r)
