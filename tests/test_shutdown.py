@@ -233,7 +233,7 @@ def _children(pid):
                 with open("/proc/%s/stat" % entry) as fh:
                     if int(fh.read().split(")")[1].split()[1]) == pid:
                         out.append(int(entry))
-            except (FileNotFoundError, ValueError):
+            except (FileNotFoundError, ProcessLookupError, ValueError):
                 pass
     return out
 
@@ -242,7 +242,7 @@ def _state(pid):
     try:
         with open("/proc/%d/stat" % pid) as fh:
             return fh.read().split(")")[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return None
 
 

@@ -93,6 +93,9 @@ class FakeChildren:
     def reap_orphans(self):
         self.orphan_reaps += 1
 
+    def poll_server(self):
+        pass
+
 
 @pytest.mark.parametrize("served,exiting,sigchld,reaps", [
     (True, True, True, 1),     # fork server, a child leaving, and a SIGCHLD: one reap
