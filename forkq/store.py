@@ -98,7 +98,7 @@ class Store:
         """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
         a `plan`, reserve the next. The record acts only on the claim whose sha1 is
         `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
-        never used before (this store's own count when not given). Returns
+        never used before (the store counts its claims unless one is given). Returns
         (Reserved | Idle | PAUSED | None, finished) where finished is 1 (recorded), 0 (that
         claim was gone: a pruner recorded the job) or -1 (nothing to record)."""
         args = [self.keys.prefix, wid, run_at]

@@ -23,7 +23,7 @@ def _raise_timeout(_signum, _frame):
 
 
 _armed = [0]
-in_job = [False]  # set by the child right before perform, cleared first thing after
+in_job = [False]  # set by the child before it arms the alarm, cleared first thing after perform
 
 
 def install():

@@ -48,7 +48,6 @@ class Worker(RedisFaults):
         self.escalation = None        # the plan to end the current job, if any
         self.pending = None           # the last job's record, written with the next reserve
         self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
-        self.claim_seq = 0            # the number the last claim carries: each one differs
         self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
         self.next_beat = 0.0
         self.chld_pending = False     # a SIGCHLD taken while not reaping: act on it later
@@ -144,11 +143,10 @@ class Worker(RedisFaults):
         if self.uncertain:
             self.recover()
         record = self.pending.args(self.id) if self.pending is not None else None
-        self.claim_seq += 1
         self.uncertain = True
         found, finished = self.store.cycle(self.id, protocol.run_at(time.time()), record,
                                            self.plan if reserve else None,
-                                           claim_sha=self.claim_sha, seq=self.claim_seq)
+                                           claim_sha=self.claim_sha)
         self.uncertain = False
         if self.pending is not None:
             self.pending.log(self.log, finished)
