@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import psutil
-
 from peers import BENCH, env, log
 from redisproc import RedisServer
 

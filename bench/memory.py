@@ -4,7 +4,6 @@ import statistics
 import time
 
 import psutil
-
 from drain import fill_resque, forkq_cmd
 from latency import IdleWorker
 from peers import BENCH, log

@@ -3,7 +3,6 @@ issue's targets (with the basis each one is judged on)."""
 from drain import FLOOR, FORKQ, PER_CHILD, RQ_FORK, RQ_SIMPLE
 from latency import ENQUEUE, KEYSPACE, POLL, RQ
 
-
 # the idle workers are named after their latency rows; as idle workers, by their setup
 IDLE_NAMES = {ENQUEUE: "forkq, default 5 s poll", KEYSPACE: "forkq, 5 s poll, keyspace events on",
               POLL: "forkq --interval 0.1", RQ: "rq Worker"}

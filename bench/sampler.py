@@ -15,7 +15,6 @@ import tempfile
 import time
 
 import psutil
-
 from redisproc import ReadEvents
 
 TICK = 0.002        # child sampling period: no-op children live one or two milliseconds

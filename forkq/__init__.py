@@ -12,9 +12,10 @@ Run the jobs with `forkq work --queues mail,default --require myapp.jobs`.
 """
 __version__ = "0.1.0"
 
-from . import hooks  # noqa: E402
-from .errors import DontPerform, JobTimeout, NoQueueError, UnknownJob  # noqa: E402
-from .jobs import Producer, connect, dequeue, enqueue, job, lookup, registered  # noqa: E402
+from forkq.api import hooks  # noqa: E402
+from forkq.api.enqueue import Producer, connect, dequeue, enqueue  # noqa: E402
+from forkq.api.registry import job, lookup, registered
+from forkq.errors import DontPerform, JobTimeout, NoQueueError, UnknownJob  # noqa: E402
 
 __all__ = ["job", "enqueue", "dequeue", "connect", "lookup", "registered", "Producer", "hooks",
            "JobTimeout", "DontPerform", "UnknownJob", "NoQueueError", "__version__"]

@@ -1,3 +1,3 @@
-from .cli import main
+from forkq.cli.app import main
 
 main()

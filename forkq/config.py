@@ -9,7 +9,7 @@ import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from . import globs
+from forkq.wire import globs
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 

@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 import click  # noqa: E402
 
 from forkq import __version__  # noqa: E402
-from forkq.cli import cli, load_commands  # noqa: E402
-from forkq import pool as pool_mod  # noqa: E402
+from forkq.cli.app import cli, load_commands  # noqa: E402
 from forkq.errors import ExitCode  # noqa: E402
-from forkq.signals import SIGNALS  # noqa: E402
+from forkq.proc import pool as pool_mod  # noqa: E402
+from forkq.proc.signals import SIGNALS  # noqa: E402
 
 load_commands()  # the admin commands register themselves on `cli`
 

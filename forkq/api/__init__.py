@@ -1,0 +1,1 @@
+"""The Python API an application uses: the job registry, hooks, enqueue and dequeue."""

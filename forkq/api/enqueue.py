@@ -1,0 +1,133 @@
+"""Enqueueing and dequeueing from Python, exactly as Ruby's Resque.enqueue does."""
+import json
+
+from forkq import config as _config
+from forkq import wire
+from forkq.api import hooks as _hooks
+from forkq.api.registry import lookup, name_of
+from forkq.errors import NoQueueError
+from forkq.store.delayed_totals import delayed_totals
+
+
+class Producer:
+    """Enqueue and dequeue on one Redis connection and namespace, exactly as Resque does."""
+
+    def __init__(self, connection=None, namespace=None):
+        self._connection = connection
+        self.keys = wire.Keys(_config.namespace_from_env() if namespace is None
+                                  else namespace)
+
+    @property
+    def redis(self):
+        if self._connection is None:
+            import redis
+            self._connection = redis.Redis.from_url(_config.redis_url_from_env())
+        return self._connection
+
+    def _resolve(self, job_or_name, queue):
+        name = name_of(job_or_name)
+        spec = lookup(name)
+        queue = queue or (spec.queue if spec else None)
+        if not queue:
+            raise NoQueueError("Jobs must be placed onto a queue: pass queue= or give %r a "
+                               "default queue" % name)
+        return name, spec, queue
+
+    def enqueue(self, job_or_name, *args, queue=None):
+        """Resque.enqueue: before_enqueue hooks (any False cancels), SADD queues + RPUSH of
+        {"class","args"}, after_enqueue hooks. Returns False if a hook cancelled."""
+        name, spec, queue = self._resolve(job_or_name, queue)
+        hooks = spec.hooks if spec else _hooks.job_hooks(None)
+        results = [hook(*args) for hook in hooks["before_enqueue"]]
+        if any(r is False for r in results):
+            return False
+        self.push(queue, wire.job_payload(name, args))
+        for hook in hooks["after_enqueue"]:
+            hook(*args)
+        return True
+
+    def push(self, queue, payload):
+        """Resque.push with an already-encoded payload; wakes idle forkq workers."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.keys.queues, queue)
+        pipe.rpush(self.keys.queue(queue), payload)
+        pipe.publish(self.keys.wake_channel(), queue)
+        pipe.execute()
+
+    def dequeue(self, job_or_name, *args, queue=None):
+        """Resque.dequeue: with args, LREM of the exact {"class","args"} bytes; without, every
+        job of that class. Returns how many entries went."""
+        name, spec, queue = self._resolve(job_or_name, queue)
+        hooks = spec.hooks if spec else _hooks.job_hooks(None)
+        results = [hook(*args) for hook in hooks["before_dequeue"]]
+        if any(r is False for r in results):
+            return 0
+        key = self.keys.queue(queue)
+        if args:
+            removed = self.redis.lrem(key, 0, wire.job_payload(name, args))
+        else:
+            removed = 0
+            for raw in self.redis.lrange(key, 0, -1):
+                try:
+                    if wire.decode_payload(raw)["class"] == name:
+                        removed += self.redis.lrem(key, 0, raw)
+                except ValueError:
+                    continue
+        for hook in hooks["after_dequeue"]:
+            hook(*args)
+        return removed
+
+    def size(self, queue):
+        return self.redis.llen(self.keys.queue(queue))
+
+    def delayed(self, start=0, stop=-1):
+        """resque-scheduler's delayed jobs, read only: [(epoch seconds, [payload dicts])] in
+        time order, from delayed_queue_schedule and delayed:<ts> (node-resque's enqueueAt and
+        Ruby's enqueue_at write this layout). Entries that are not JSON come back as text."""
+        out = []
+        for stamp in self.redis.zrange(self.keys.delayed_schedule, start, stop):
+            stamp = int(stamp)
+            items = []
+            for raw in self.redis.lrange(self.keys.delayed(stamp), 0, -1):
+                try:
+                    items.append(json.loads(raw))
+                except ValueError:
+                    items.append(raw.decode("utf-8", "backslashreplace"))
+            out.append((stamp, items))
+        return out
+
+    def delayed_count(self):
+        """Delayed jobs waiting (not timestamps: several jobs can share one)."""
+        return delayed_totals(self.redis, self.keys)[0]
+
+
+_default = None
+
+
+def connect(connection=None, namespace=None, url=None):
+    """Set the connection module-level enqueue/dequeue use (default: REDIS_URL, `resque`)."""
+    global _default
+    if connection is None and url is not None:
+        import redis
+        connection = redis.Redis.from_url(url)
+    _default = Producer(connection, namespace)
+    return _default
+
+
+def _producer(connection, namespace):
+    if connection is not None or namespace is not None:
+        return Producer(connection, namespace)
+    global _default
+    if _default is None:
+        _default = Producer()
+    return _default
+
+
+def enqueue(job_or_name, *args, queue=None, connection=None, namespace=None):
+    """Enqueue a job as Ruby's Resque.enqueue would. `job_or_name` is a registered job or any
+    Resque class name (a job a Ruby worker performs, say)."""
+    return _producer(connection, namespace).enqueue(job_or_name, *args, queue=queue)
+
+
+def dequeue(job_or_name, *args, queue=None, connection=None, namespace=None):
+    return _producer(connection, namespace).dequeue(job_or_name, *args, queue=queue)

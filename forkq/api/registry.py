@@ -1,0 +1,97 @@
+"""The job registry: `@forkq.job` and the lookup the worker does for a payload's class.
+
+Only names registered here ever run: a payload's "class" is looked up in this table and nowhere
+else (never imported), so a payload naming `os.system` is an unknown job, not a call.
+"""
+import dataclasses
+import inspect
+
+from forkq.api import hooks as _hooks
+
+_registry = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    name: str          # the Resque class name on the wire, e.g. "Mailers::Signup"
+    perform: object    # callable(*args)
+    queue: str         # default queue, or None
+    timeout: float     # seconds, or None for the worker's --timeout
+    hooks: dict        # prefix -> [callables]
+    source: object     # the decorated function or class
+    plain: bool = False  # no perform hooks: the child calls perform directly
+
+
+def job(fn=None, *, name=None, queue=None, timeout=None):
+    """Register a function, or a class with a `perform` static/class method, as a job.
+
+        @forkq.job(name="Mailers::Signup", queue="mail", timeout=30)
+        def signup(user_id): ...
+
+    `name` is the class name on the wire (default: the Python name), so a job Ruby enqueues as
+    `Mailers::Signup` finds this function. The decorated object is returned unchanged, with
+    `.forkq_name` set.
+    """
+    def register(target):
+        job_name = name or target.__name__
+        if inspect.isclass(target):
+            perform = getattr(target, "perform", None)
+            if not callable(perform):
+                raise TypeError("job class %s has no perform method" % target.__qualname__)
+            job_queue = queue or getattr(target, "queue", None)
+            job_timeout = timeout if timeout is not None else getattr(target, "timeout", None)
+            job_hooks = _hooks.job_hooks(target)
+        elif callable(target):
+            perform, job_queue, job_timeout = target, queue, timeout
+            job_hooks = _hooks.job_hooks(None)
+        else:
+            raise TypeError("forkq.job registers a function or a class, not %r" % (target,))
+        if not isinstance(job_name, str) or not job_name.strip():
+            raise ValueError("a job name must be a non-empty string")
+        existing = _registry.get(job_name)
+        if existing is not None and existing.source is not target:
+            raise ValueError("job name %r is already registered by %r"
+                             % (job_name, existing.source))
+        plain = not any(job_hooks[k] for k in ("before_perform", "around_perform",
+                                               "after_perform", "on_failure"))
+        _registry[job_name] = JobSpec(job_name, perform, job_queue, job_timeout, job_hooks,
+                                      target, plain)
+        try:
+            target.forkq_name = job_name
+        except (AttributeError, TypeError):
+            pass
+        return target
+
+    if fn is not None:
+        return register(fn)
+    return register
+
+
+def lookup(name):
+    """The JobSpec for a wire name, or None. Follows Ruby's constantize: a leading `::` is
+    ignored and a dashed name is camelized per dash ("job-name" → "JobName")."""
+    spec = _registry.get(name)
+    if spec is not None:
+        return spec
+    stripped = name[2:] if name.startswith("::") else name
+    if "-" in stripped:
+        stripped = "".join(part[:1].upper() + part[1:] for part in stripped.split("-"))
+    return _registry.get(stripped)
+
+
+def registered():
+    return sorted(_registry)
+
+
+def unregister(name):
+    _registry.pop(name, None)
+
+
+def name_of(job_or_name):
+    if isinstance(job_or_name, str):
+        return job_or_name
+    spec_name = getattr(job_or_name, "forkq_name", None)
+    if spec_name:
+        return spec_name
+    raise TypeError("%r is not a registered job; decorate it with @forkq.job or pass its "
+                    "name" % (job_or_name,))

@@ -1,0 +1,178 @@
+"""Everything that happens in a child after fork, ending in a report and a named exit code.
+
+The child opens no Redis connection and never touches the parent's socket: it runs the job and
+tells the parent what happened through a pipe (proc.framing); the parent writes every record.
+"""
+import ctypes
+import json
+import os
+import signal
+import sys
+import traceback
+
+from forkq import wire
+from forkq.api import hooks
+from forkq.api import registry as jobs
+from forkq.errors import ExitCode, JobTimeout, exception_name
+from forkq.proc import timeouts
+from forkq.proc.framing import frame, receive, send
+
+_PR_SET_PDEATHSIG = 1
+
+
+_FORKQ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # forkq/
+
+
+_TIMEOUTS_FILE = os.path.abspath(timeouts.__file__)
+
+
+_IN_JOB = timeouts.in_job
+
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _prctl = _libc.prctl
+except (OSError, AttributeError):  # not Linux: the parent-death check below still runs
+    _prctl = None
+
+
+class Job:
+    """One reserved job, as hooks see it (Resque hooks get the job object)."""
+    __slots__ = ("queue", "raw", "payload", "spec", "reserved_at")
+
+    def __init__(self, queue, raw, payload, spec, reserved_at):
+        self.queue = queue
+        self.raw = raw
+        self.payload = payload
+        self.spec = spec
+        self.reserved_at = reserved_at
+
+    @property
+    def class_name(self):
+        return self.payload["class"]
+
+    @property
+    def args(self):
+        return self.payload["args"]
+
+    def __repr__(self):
+        return "<Job %s %s %s>" % (self.queue, self.class_name, protocol_args(self.args))
+
+
+def job_from_message(message):
+    """A job message from the parent (or None: stop) → Job."""
+    if message is None:
+        return None
+    payload = wire.decode_payload(message["raw"])
+    return Job(message["queue"], message["raw"].encode(), payload,
+               jobs.lookup(payload["class"]), message["at"])
+
+
+def protocol_args(args):
+    text = json.dumps(args, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+class Context:
+    """What a child needs from the process that forks it, set up before fork."""
+    __slots__ = ("report_w", "jobs_r", "box", "default_timeout", "parent_pid", "titles",
+                 "jobs_per_child")
+
+    def __init__(self, box, default_timeout, parent_pid, titles, jobs_per_child):
+        self.report_w = self.jobs_r = None
+        self.box = box
+        self.default_timeout = default_timeout
+        self.parent_pid = parent_pid
+        self.titles = titles
+        self.jobs_per_child = jobs_per_child
+
+
+def run(job, ctx):
+    """Never returns. With ctx.jobs_r the parent sends more jobs on it (EOF: stop)."""
+    code = ExitCode.CHILD_ERROR
+    try:
+        try:
+            os.setpgid(0, 0)  # own group: the parent's escalation reaches grandchildren too
+        except OSError:
+            pass
+        ctx.box.reset_in_child()
+        timeouts.obey_parents_term(ctx.parent_pid)
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != ctx.parent_pid:
+            os._exit(ExitCode.PARENT_GONE)
+        first = True
+        while job is not None:
+            report, code = perform(job, ctx.default_timeout, first)
+            first = False
+            if not send(ctx.report_w, report):
+                code = ExitCode.REPORT_LOST
+                break
+            if ctx.jobs_r is None:
+                break
+            job = job_from_message(receive(ctx.jobs_r))
+            if job is not None:
+                ctx.titles.processing(job.queue, int(job.reserved_at), job.class_name)
+        else:
+            code = ExitCode.OK
+    except BaseException:  # a forkq bug; the parent records the odd exit
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+
+def perform(job, default_timeout, first):
+    """Run one job under its timeout. Returns (report, exit code)."""
+    spec = job.spec
+    timeout = spec.timeout if spec.timeout is not None else default_timeout
+    try:
+        _IN_JOB[0] = True  # before arming, so the alarm never fires unheard (after_fork too)
+        try:
+            timeouts.arm(timeout)
+            if first:
+                hooks.run("after_fork", job)
+            done = hooks.perform(spec, job.args)
+        finally:
+            _IN_JOB[0] = False  # first: from here the alarm is a no-op (a bytecode's window)
+            timeouts.disarm()
+        return (_DONE if done else _SKIPPED), ExitCode.OK
+    except JobTimeout as exc:
+        return failure_report(exc, timeout=True), ExitCode.JOB_TIMED_OUT
+    except BaseException as exc:
+        return failure_report(exc), ExitCode.JOB_FAILED
+
+
+def failure_report(exc, timeout=False):
+    message = str(exc) if not isinstance(exc, SystemExit) else "job called sys.exit(%r)" % (
+        exc.code,)
+    return {"ok": False, "exception": exception_name(exc),
+            "error": message or exception_name(exc), "backtrace": backtrace(exc),
+            "timeout": timeout}
+
+
+def backtrace(exc):
+    """Frames as Ruby prints them (`file:line:in `name'`), innermost first, without forkq's own
+    frames around the job (Resque stops at lib/resque/job.rb the same way)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    start, end = 0, len(frames)
+    while start < end and frames[start].filename.startswith(_FORKQ_DIR):
+        start += 1
+    while end > start and frames[end - 1].filename == _TIMEOUTS_FILE:  # the alarm's own frame
+        end -= 1
+    return ["%s:%d:in `%s'" % (f.filename, f.lineno or 0, f.name)
+            for f in reversed(frames[start:end])]
+
+
+# Built before any fork, so a child that succeeds encodes nothing.
+_DONE = frame({"ok": True})
+
+
+_SKIPPED = frame({"ok": True, "skipped": True})

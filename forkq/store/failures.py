@@ -1,0 +1,159 @@
+"""The `failed` list with resque-web's semantics (RESQUE_CONTRACT.md §9.3).
+
+Indices are absolute LINDEX positions (0 = oldest), as resque-web's links are. Retry adds
+`retried_at` in place and re-creates the job with only class and args (Job.create: SADD queues +
+RPUSH, no enqueue hooks); Remove sets the entry to the empty-string sentinel and LREMs one of it;
+Clear is DEL; Clear Retried removes every entry with a `retried_at`.
+"""
+import json
+import time
+
+from forkq import wire
+from forkq.store import scripts
+
+
+def ruby_splat(args):
+    """The list Ruby's `*args` makes of a payload's args, as Job.create receives them: an
+    array as is, nil none, a Hash its [key, value] pairs, anything else itself alone."""
+    if args is None:
+        return []
+    if isinstance(args, list):
+        return args
+    if isinstance(args, dict):
+        return [[key, value] for key, value in args.items()]
+    return [args]
+
+
+class FailedEntry:
+    __slots__ = ("index", "raw", "data", "is_object")
+
+    def __init__(self, index, raw):
+        self.index = index
+        self.raw = raw
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        self.is_object = isinstance(data, dict)
+        self.data = data if self.is_object else {}
+
+    @property
+    def payload(self):
+        payload = self.data.get("payload")
+        return payload if isinstance(payload, dict) else {}
+
+    @property
+    def class_name(self):
+        name = self.payload.get("class")
+        return name if isinstance(name, str) else None
+
+    @property
+    def args(self):
+        return self.payload.get("args")
+
+    @property
+    def queue(self):
+        return self.data.get("queue")
+
+    def as_dict(self):
+        """The entry's fields and its index; an entry that is not a JSON object keeps its text
+        under "raw" (bad bytes as \\xNN), so a script sees what is there."""
+        if self.is_object:
+            return dict(self.data, index=self.index)
+        return {"index": self.index, "raw": wire.display_text(self.raw)}
+
+
+RETRY_ATTEMPTS = 5  # re-locations of an entry that moved before a retry reports it changed
+
+class EntryChanged(ValueError):
+    """The entry a retry was decided on is no longer in `failed` as it was read."""
+
+
+class Failures:
+    def __init__(self, redis, keys):
+        self.redis = redis
+        self.keys = keys
+        self._retry_script = redis.register_script(scripts.RETRY_FAILED)
+
+    def count(self):
+        return self.redis.llen(self.keys.failed)
+
+    def all(self, queue=None, class_name=None):
+        raws = self.redis.lrange(self.keys.failed, 0, -1)
+        entries = [FailedEntry(i, raw) for i, raw in enumerate(raws)]
+        return [e for e in entries
+                if (queue is None or e.queue == queue)
+                and (class_name is None or e.class_name == class_name)]
+
+    def get(self, index):
+        raw = self.redis.lindex(self.keys.failed, index)
+        if raw is None:
+            raise IndexError("no failed entry at index %d (there are %d)"
+                             % (index, self.count()))
+        return FailedEntry(index, raw)
+
+    def retry(self, index, requeue_to=None, expected=None):
+        """resque-web's Retry. Returns the queue the job went to.
+
+        `expected` is the raw entry the caller read and chose (from all(), say); without it,
+        the entry at `index` now. Everything that can refuse (no entry, no class, no queue) is
+        decided on that entry before any write; then one script marks it and pushes its job,
+        but only if `index` still holds exactly that entry. Appends to `failed` never disturb
+        it (unlike a WATCH, which every failing job on a busy cluster breaks). When a Remove
+        shifted the list, the same entry is found again; when it is gone or was changed
+        (retried, removed), EntryChanged says so and nothing is written: another entry that
+        now sits at `index` is never retried in its place."""
+        if expected is None:
+            expected = self.get(index).raw
+        entry = FailedEntry(index, expected)
+        queue = self.target_queue(entry, requeue_to)
+        item = dict(entry.data)
+        item["retried_at"] = wire.failed_at(time.time())
+        args = [expected, wire.encode(item), queue,
+                wire.job_payload(entry.class_name, ruby_splat(entry.args))]
+        keys = [self.keys.failed, self.keys.queues, self.keys.queue(queue)]
+        at = index
+        for _ in range(RETRY_ATTEMPTS):
+            if self._retry_script(keys=keys, args=[at] + args):
+                return queue
+            # Equal entries are interchangeable (a retried one no longer equals), so the first
+            # occurrence is as good as any.
+            at = self.redis.lpos(self.keys.failed, expected)
+            if at is None:
+                break
+        raise EntryChanged("failed entry %d changed since it was read (removed or retried "
+                           "meanwhile); not retried" % index)
+
+    @staticmethod
+    def target_queue(entry, requeue_to=None):
+        if not entry.class_name:
+            raise ValueError("failed entry %d has no job class to retry (payload: %s)"
+                             % (entry.index, wire.display_text(entry.raw, 200)))
+        queue = requeue_to or entry.queue
+        if not isinstance(queue, str) or not queue:
+            raise ValueError("failed entry %d has no queue: use --requeue-to" % entry.index)
+        return queue
+
+    def remove(self, index):
+        """resque-web's Remove: the empty-string sentinel, then LREM 1 of it."""
+        self.get(index)
+        self.redis.lset(self.keys.failed, index, "")
+        self.redis.lrem(self.keys.failed, 1, "")
+
+    def remove_many(self, indices):
+        """Remove several: highest index first, so the others keep their positions."""
+        for index in sorted(set(indices), reverse=True):
+            self.remove(index)
+
+    def clear(self):
+        return self.redis.delete(self.keys.failed)
+
+    def clear_retried(self):
+        """Remove every entry that was retried (has retried_at), as resque-web's button."""
+        removed = 0
+        for entry in reversed(self.all()):
+            if "retried_at" in entry.data:
+                self.remove(entry.index)
+                removed += 1
+        return removed
+

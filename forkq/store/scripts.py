@@ -1,0 +1,35 @@
+"""The Lua scripts behind the store, read from lua/: each multi-step write is one round trip and
+atomic.
+
+  cycle      the last job's record (done_working + counters, or the failed entry, or a
+             requeue; only if its claim is still there) and the next reserve: pause check,
+             LPOP in queue order and the worker:<id> claim, in one step, so a job is never
+             popped without a record of who holds it, and each job costs one round trip;
+  heartbeat  Redis TIME → the ISO value Ruby parses, and re-registration if our keys vanished;
+  release    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
+             only if the claim is the one the caller read;
+  unclaim    put a claimed job that never started back at the head of its queue;
+  retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown.
+
+lib.lua holds the helpers (JSON quoting as Ruby writes it, strict-JSON and UTF-8 checks, byte
+order sorting) that a script asks for by starting with `--! lib`.
+"""
+import os
+
+_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
+
+
+def load(name):
+    """The source of lua/<name>.lua, with lib.lua in front when its first line asks for it."""
+    with open(os.path.join(_DIR, name + ".lua"), encoding="utf-8") as fh:
+        text = fh.read()
+    if text.startswith("--! lib\n"):
+        return load("lib") + text
+    return text
+
+
+CYCLE = load("cycle")
+HEARTBEAT = load("heartbeat")
+RELEASE = load("release")
+UNCLAIM = load("unclaim")
+RETRY_FAILED = load("retry_failed")

@@ -1,0 +1,121 @@
+"""The worker's own Redis I/O, in Resque's key layout (wire.Keys): the cycle (record the last
+job and reserve the next, one round trip), heartbeats, registration, release and the reads
+prune needs. The multi-step writes are the Lua scripts of lua/, each atomic."""
+import itertools
+
+from forkq import wire
+from forkq.store import scripts
+from forkq.store.client import connect
+from forkq.store.plan import PAUSED, Idle, Reserved
+
+
+class Store:
+    def __init__(self, url, namespace, client=None):
+        self.keys = wire.Keys(namespace)
+        self.redis = client if client is not None else connect(url)
+        self._cycle = self.redis.register_script(scripts.CYCLE)
+        self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
+        self._release = self.redis.register_script(scripts.RELEASE)
+        self._unclaim = self.redis.register_script(scripts.UNCLAIM)
+        self._seq = itertools.count(1)
+
+    # -- the hot path ----------------------------------------------------------------------
+    def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None):
+        """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
+        a `plan`, reserve the next. The record acts only on the claim whose sha1 is
+        `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
+        never used before (the store counts its claims unless one is given). Returns
+        (Reserved | Idle | PAUSED | None, finished) where finished is 1 (recorded), 0 (that
+        claim was gone: a pruner recorded the job) or -1 (nothing to record)."""
+        args = [self.keys.prefix, wid, run_at]
+        if record is None:
+            args += ["", "", "0", "", ""]
+        else:
+            if not claim_sha:
+                raise ValueError("a record needs the sha1 of the claim it ends")
+            failure, count_failed, requeue = record
+            queue, payload = requeue or ("", "")
+            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload]
+        if plan is not None:
+            seq = next(self._seq) if seq is None else seq
+            # node-resque's worker name: host:pid, the id's first two parts
+            args += ["1", ":".join(wid.split(":", 2)[:2]), "%d" % seq] + list(plan.argv)
+        else:
+            args.append("0")
+        reply = self._cycle(args=args)
+        kind, finished = reply[0], int(reply[1])
+        if kind == b"job":
+            return Reserved(reply[2].decode("utf-8", "replace"), reply[3],
+                            reply[4].decode()), finished
+        if kind == b"idle":
+            return Idle(reply[2].decode("utf-8", "replace").split(",") if reply[2] else []), \
+                finished
+        if kind == b"paused":
+            return PAUSED, finished
+        return None, finished
+
+    # -- registration and liveness -----------------------------------------------------------
+    def heartbeat(self, wid, started=""):
+        """HSET workers:heartbeat from Redis TIME; with `started`, re-registers the worker if
+        its keys vanished. Returns (iso value, redis epoch, was_registered)."""
+        iso, secs, registered = self._heartbeat(args=(self.keys.prefix, wid, started))
+        return iso.decode(), int(secs), bool(registered)
+
+    def clear_heartbeat(self, wid):
+        self.redis.hdel(self.keys.heartbeat, wid)
+
+    def register(self, wid, started):
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.keys.workers, wid)
+        pipe.set(self.keys.started(wid), started)
+        pipe.execute()
+
+    def claim(self, wid):
+        return self.redis.get(self.keys.worker(wid))
+
+    def reconnect(self):
+        """Drop every connection: the next command connects again (and resolves the host
+        name again, which a failover may have moved)."""
+        self.redis.connection_pool.disconnect()
+
+    def release(self, wid, expected, failure="", requeue=None):
+        """Unregister `wid`, recording its claimed job (if it is still `expected`) as `failure`
+        and/or requeueing it. Returns 1 (job recorded), 0 (no job) or -1 (claim changed)."""
+        queue, payload = requeue if requeue else ("", "")
+        return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
+                                       payload)))
+
+    def unclaim(self, wid, claim_sha, queue, payload):
+        """Put a claimed job that never started back at the head of its queue, if our claim is
+        still the one with this sha1 (a reserve whose reply was lost, or a stop that came
+        while reserving)."""
+        return self._unclaim(args=(self.keys.prefix, wid, claim_sha, queue, payload)) == 1
+
+    # -- reads for prune and the admin commands -------------------------------------------------
+    def acquire_prune_lock(self, wid, ttl):
+        return bool(self.redis.set(self.keys.prune_lock, wid, ex=max(1, int(ttl)), nx=True))
+
+    def workers(self):
+        return {w.decode("utf-8", "replace") for w in self.redis.smembers(self.keys.workers)}
+
+    def heartbeats(self):
+        return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
+                for k, v in self.redis.hgetall(self.keys.heartbeat).items()}
+
+    def is_registered(self, wid):
+        return bool(self.redis.sismember(self.keys.workers, wid))
+
+    def recent_failures(self, count):
+        """The last `count` entries of `failed`, raw."""
+        return self.redis.lrange(self.keys.failed, -count, -1)
+
+    def started(self, wid):
+        value = self.redis.get(self.keys.started(wid))
+        return value.decode("utf-8", "replace") if value else None
+
+    def time(self):
+        secs, micros = self.redis.time()
+        return secs + micros / 1e6
+
+    def push_failure(self, failure):
+        self.redis.rpush(self.keys.failed, failure)

@@ -1,0 +1,68 @@
+"""A performed job's record, held until the next cycle writes it together with the next
+reserve (one round trip a job), and the log line that says how it ended."""
+import time
+
+from forkq import wire
+
+
+class Pending:
+    """A performed job whose record is written with the next cycle (one round trip a job)."""
+    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency")
+
+    def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True,
+                 latency=None):
+        self.queue = queue
+        self.raw = raw
+        self.outcome = outcome
+        self.child = child
+        self.started = started
+        self.payload_is_json = payload_is_json
+        self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
+        if child is not None:
+            child.line_due = True  # reaped before this line goes out: the line tells the exit
+
+    def args(self, wid):
+        """(failure JSON, count it in stat:failed, requeue (queue, payload)) for Store.cycle."""
+        outcome = self.outcome
+        if outcome.requeue:
+            raw = self.raw if isinstance(self.raw, str) else self.raw.decode("utf-8", "replace")
+            return "", False, (self.queue, raw)
+        if outcome.ok:
+            return "", False, None
+        failure = wire.failure_json(
+            wire.failed_at(time.time()), self.raw, outcome.exception, outcome.error,
+            outcome.backtrace, wid, self.queue, payload_is_json=self.payload_is_json)
+        return failure, outcome.count_failed, None
+
+    def log(self, log, finished):
+        """One line for the job: how it ended, how long it took and waited, and how its child
+        exited. A child that took its last job is usually gone by now; if not, the line waits
+        for its reaping (Children.reaped) rather than going out without the exit status."""
+        outcome = self.outcome
+        if self.child is not None:
+            self.child.line_due = False
+        if outcome.requeue:
+            name, message = "requeued", outcome.error or "job put back at the head of its queue"
+        elif outcome.ok:
+            name, message = "done", ""
+        else:
+            name, message = "failed", "%s: %s" % (outcome.exception, outcome.error)
+        if not log.wants(name):
+            return
+        fields = {"queue": self.queue,
+                  "duration": round(time.time() - self.started, 4) if self.started else None,
+                  "queue_latency": self.latency, "skipped": outcome.skipped or None}
+        if finished == 0:
+            fields["note"] = "claim already gone (a pruner recorded this job)"
+        child = self.child
+        if child is not None:
+            fields["pid"] = child.pid
+            if child.status is None and not child.accepting:
+                child.exited()
+                if child.status is None:
+                    child.held_event = (name, message, fields)
+                    return
+            if child.status is not None:
+                fields.update(child.exit_fields())
+                child.exit_told = True
+        log.event(name, message, **fields)

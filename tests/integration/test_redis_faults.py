@@ -1,0 +1,437 @@
+"""Redis stopped, restarted, flushed and cut while a worker is idle, mid-job and reserving:
+the worker backs off, comes back, re-registers, and records every job exactly once.
+
+Each test has its own redis-server with AOF on, so data survives the restart as it would in
+production."""
+import os
+import re
+import signal
+import time
+
+import pytest
+import redis
+from harness import RedisServer, enqueue_raw, failures, pop, registered_id, wait_until
+from redisproxy import LosingProxy
+
+FAST = ("--heartbeat-interval", "1", "--prune-interval", "5", "--interval", "0.2")
+
+
+@pytest.fixture
+def server():
+    srv = RedisServer(appendonly=True)
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def client(server):
+    c = server.client()
+    yield c
+    c.close()
+
+
+def start(spawn_worker, server, *args):
+    return spawn_worker("-q", "default", *(FAST + args), url_override=server.url,
+                        env={"FORKQ_TEST_REDIS_URL": server.url})
+
+
+def test_restart_while_idle(server, client, spawn_worker):
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    server.stop()
+    wait_until(lambda: "redis_down" in worker.log, message="the worker to notice")
+    server.start()
+    client = server.client()
+    enqueue_raw(client, "default", {"class": "Record", "args": ["after restart"]})
+    assert pop(client, "test:done", timeout=20)["args"] == ["after restart"]
+    assert worker.alive() and "Redis is back" in worker.log
+    assert client.sismember("resque:workers", wid)
+    delays = [float(d) for d in re.findall(r"retrying in ([0-9.]+) s", worker.log)]
+    assert delays and delays == sorted(delays) and max(delays) <= 10  # capped, exponential
+    if len(delays) > 1:
+        assert delays[1] == 2 * delays[0]
+
+
+def test_restart_mid_job_records_the_job_once_redis_is_back(server, client, spawn_worker,
+                                                            tmp_path):
+    marker = str(tmp_path / "job")
+    enqueue_raw(client, "default", {"class": "SleepFile", "args": [marker, 1.0]})
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    wait_until(lambda: os.path.exists(marker + ".started"), message="the job to start")
+    server.stop()
+    wait_until(lambda: os.path.exists(marker), timeout=10, message="the job to finish")
+    wait_until(lambda: "Redis unavailable" in worker.log, timeout=10,
+               message="the worker holding the outcome it cannot write")
+    server.start()
+    client = server.client()
+    wait_until(lambda: client.get("resque:stat:processed") == b"1", timeout=20,
+               message="the job recorded after the restart")
+    assert failures(client) == []
+    assert client.get("resque:worker:" + wid) is None  # nothing half-claimed left
+    assert worker.alive()
+
+
+def test_flushall_while_running_re_registers(server, client, spawn_worker):
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    client.flushall()
+    wait_until(lambda: client.sismember("resque:workers", wid), timeout=10,
+               message="the worker to register again")
+    assert client.get("resque:worker:%s:started" % wid)
+    assert client.hget("resque:workers:heartbeat", wid)
+    enqueue_raw(client, "default", {"class": "Record", "args": ["still here"]})
+    assert pop(client, "test:done")["args"] == ["still here"]
+
+
+def test_connection_cut_is_survived(server, client, spawn_worker):
+    enqueue_raw(client, "default", {"class": "Sleep", "args": [0.5, "cut"]})
+    worker = start(spawn_worker, server)
+    pop(client, "test:started")
+    client.client_kill_filter(_type="normal", skipme=True)  # every client but this one
+    assert pop(client, "test:done")["tag"] == "cut"
+    wait_until(lambda: client.get("resque:stat:processed") == b"1", message="the record")
+    enqueue_raw(client, "default", {"class": "Record", "args": ["after the cut"]})
+    assert pop(client, "test:done")["args"] == ["after the cut"]
+    assert worker.alive() and failures(client) == []
+
+
+def test_down_at_start_up_then_up(server, spawn_worker):
+    server.stop()
+    worker = start(spawn_worker, server)
+    wait_until(lambda: "Redis unavailable" in worker.log, message="the worker to retry")
+    server.start()
+    client = server.client()
+    registered_id(client, worker.pid, timeout=20)
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait(15) == 0
+
+
+def test_stop_while_redis_is_down_still_exits(server, client, spawn_worker):
+    worker = start(spawn_worker, server)
+    wid = registered_id(client, worker.pid)
+    server.stop()
+    wait_until(lambda: "redis_down" in worker.log, message="the worker to notice")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert "could not unregister" in worker.log
+    server.start()
+    client = server.client()
+    assert client.sismember("resque:workers", wid)  # left behind, for the next prune:
+    start(spawn_worker, server)
+    wait_until(lambda: not client.sismember("resque:workers", wid), timeout=10,
+               message="the next worker to prune the stopped one")
+
+
+def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
+    """The cycle script ran but its reply was lost: Worker.recover compares our claim's sha1
+    with the one we hold and puts a job we never saw back at the head of its queue."""
+    from forkq import wire
+    from forkq.config import Config
+    from forkq.store.plan import Reserved
+    from forkq.worker.loop import Worker
+    from forkq.worker.outcome import Outcome
+    from forkq.worker.record import Pending
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
+    for i in range(2):
+        enqueue_raw(client, "default", {"class": "Record", "args": [i]})
+    first = worker.cycle(reserve=True)  # job 0 claimed; we "perform" it
+    assert isinstance(first, Reserved)
+    worker.pending = Pending("default", first.raw, Outcome(True))
+    # the next cycle records job 0 and claims job 1, but its reply never reaches us:
+    lose_next_reply(worker)
+    with pytest.raises(redis.ConnectionError):
+        worker.cycle(reserve=True)
+    assert worker.uncertain and worker.pending is not None
+    assert wire.split_claim(client.get("resque:worker:" + worker.id))[1] == \
+        '{"class":"Record","args":[1]}'
+    worker.recover()
+    assert worker.pending is None                          # job 0's record went through
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.lrange("resque:queue:default", 0, -1) == [b'{"class":"Record","args":[1]}']
+    assert client.get("resque:worker:" + worker.id) is None  # nothing half-claimed
+
+
+def lose_next_reply(worker):
+    """The next cycle script runs in Redis, but its reply never reaches the worker."""
+    real = worker.store._cycle
+
+    def ran_then_lost(*args, **kwargs):
+        worker.store._cycle = real
+        real(*args, **kwargs)
+        raise redis.ConnectionError("connection cut before the reply arrived")
+
+    worker.store._cycle = ran_then_lost
+
+
+def test_a_lost_reply_between_two_identical_jobs_records_each_once(server, client,
+                                                                   monkeypatch):
+    """Two identical jobs reserved within one second: the cycle that records the first and
+    claims the second loses its reply. Without a number of its own in each claim, the two
+    claims would be byte for byte the same: recover would take the second for the first,
+    send the record again, and that would delete the second's claim (never run) and count
+    the first twice."""
+    from forkq import wire
+    from forkq.config import Config
+    from forkq.store.plan import Idle, Reserved
+    from forkq.worker.loop import Worker
+    from forkq.worker.outcome import Outcome
+    from forkq.worker.record import Pending
+    monkeypatch.setattr(wire, "run_at", lambda epoch: "2026-11-23T00:48:52Z")  # one second
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
+    ping = {"class": "Ping", "args": []}
+    enqueue_raw(client, "default", ping)
+    enqueue_raw(client, "default", ping)
+    first = worker.cycle(reserve=True)
+    assert isinstance(first, Reserved)
+    first_claim = client.get("resque:worker:" + worker.id)
+    worker.pending = Pending("default", first.raw, Outcome(True))  # performed
+    lose_next_reply(worker)
+    with pytest.raises(redis.ConnectionError):
+        worker.cycle(reserve=True)  # recorded the first, claimed the second: reply lost
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.llen("resque:queue:default") == 0
+    second_claim = client.get("resque:worker:" + worker.id)
+    assert second_claim is not None
+    # the retry: recover sees a claim it never got, puts it back, and reserves it again
+    second = worker.cycle(reserve=True)
+    assert isinstance(second, Reserved), "the second job was lost"
+    assert second.raw == first.raw
+    assert client.get("resque:stat:processed") == b"1"  # the first was not counted again
+    worker.pending = Pending("default", second.raw, Outcome(True))  # performed
+    assert isinstance(worker.cycle(reserve=True), Idle)
+    assert client.get("resque:stat:processed") == b"2"
+    assert client.get("resque:stat:processed:" + worker.id) == b"2"
+    assert client.get("resque:worker:" + worker.id) is None  # nothing left claimed
+    assert client.llen("resque:queue:default") == 0 and failures(client) == []
+    assert second_claim != first_claim  # why: each claim carries its own number
+
+
+def test_a_record_never_ends_a_claim_it_is_not_for(server, client):
+    """The record step deletes the claim only if it is the one the record is for: a retried
+    record must not end (and count as done) a job claimed since."""
+    from forkq.store.plan import QueuePlan, Reserved
+    from forkq.store.worker_io import Store
+    store = Store(server.url, "resque")
+    wid = "host:1:default"
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    plan = QueuePlan(["default"])
+    first, _ = store.cycle(wid, "t", None, plan)
+    second, finished = store.cycle(wid, "t", ("", False, None), plan, claim_sha=first.claim_sha)
+    assert finished == 1 and isinstance(second, Reserved)
+    assert second.claim_sha != first.claim_sha  # identical jobs, same second: still unique
+    again, finished = store.cycle(wid, "t", ("", False, None), None, claim_sha=first.claim_sha)
+    assert (again, finished) == (None, 0)
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + wid) is not None  # the second job is still held
+    with pytest.raises(ValueError):
+        store.cycle(wid, "t", ("", False, None), None)  # a record must say which claim
+    store.redis.close()
+
+
+def test_a_lost_reply_before_the_script_ran_is_retried_as_is(server, client):
+    from forkq.config import Config
+    from forkq.worker.loop import Worker
+    from forkq.worker.outcome import Outcome
+    from forkq.worker.record import Pending
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
+    enqueue_raw(client, "default", {"class": "Record", "args": [0]})
+    first = worker.cycle(reserve=True)
+    worker.pending = Pending("default", first.raw, Outcome(True))
+    worker.uncertain = True  # as if the call failed before Redis ran it
+    worker.recover()
+    assert worker.pending is not None  # our claim is still there: nothing was recorded yet
+    worker.cycle(reserve=True)
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + worker.id) is None
+
+
+def test_burst_gives_up_with_unavailable_when_redis_stays_down(server, spawn_worker):
+    # a long-running worker waits for Redis forever; --burst (scripts, cron) answers with 69
+    server.stop()
+    worker = start(spawn_worker, server, "--burst")
+    assert worker.wait(30) == 69
+    assert "giving up: Redis unreachable" in worker.log
+    assert "could not unregister" not in worker.log  # it never registered
+
+
+# --- a real worker whose reply is lost, connections killed, and the backoff itself ------------
+
+@pytest.fixture
+def proxy(server):
+    p = LosingProxy(server.port)
+    yield p
+    p.close()
+
+
+def test_a_real_worker_whose_reserve_reply_is_lost_performs_the_job_once(server, client, proxy,
+                                                                         spawn_worker):
+    # mechanism: Worker.recover — after the lost reply it reads its claim, sees a job it never
+    # got and puts it back at the head of its queue. Without it the job stays claimed by a
+    # live worker and is never performed.
+    worker = spawn_worker("-q", "default", *FAST, url_override=proxy.url,
+                          env={"FORKQ_TEST_REDIS_URL": server.url})  # jobs report directly
+    wid = registered_id(client, worker.pid)
+    proxy.lose_next_job_reply()
+    enqueue_raw(client, "default", {"class": "Record", "args": ["reply lost"]})
+    assert proxy.lost.wait(20), "the worker never reserved the job\n" + worker.log[-3000:]
+    assert b"reply lost" in proxy.lost_reply  # Redis ran the script: popped and claimed it
+    assert pop(client, "test:done", timeout=20)["args"] == ["reply lost"]
+    wait_until(lambda: client.get("resque:stat:processed") == b"1" and
+               client.get("resque:worker:" + wid) is None, timeout=10,
+               message="the job recorded once and its claim gone")
+    # exactly once: the next job is the next thing performed, and nothing is recorded twice
+    enqueue_raw(client, "default", {"class": "Record", "args": ["next"]})
+    assert pop(client, "test:done", timeout=20)["args"] == ["next"]
+    assert client.llen("test:done") == 0
+    wait_until(lambda: client.get("resque:stat:processed") == b"2" and
+               client.get("resque:worker:" + wid) is None, timeout=10,
+               message="the second job recorded and nothing left claimed")
+    assert failures(client) == [] and client.llen("resque:queue:default") == 0
+    assert worker.alive() and client.sismember("resque:workers", wid)
+    assert proxy.connections >= 2  # it came back on a new connection
+
+
+def test_killing_every_connection_of_an_idle_worker_is_survived(server, client, spawn_worker):
+    # mechanism: the main connection reconnects on the next call (retrying), and the Waker
+    # resubscribes. The poll interval is 30 s, so only a working subscription can explain a
+    # job pushed after the kill being performed within 10 s.
+    worker = start(spawn_worker, server, "--interval", "30")
+    wid = registered_id(client, worker.pid)
+    channel = "resque:forkq:wake"
+
+    def subscribed():
+        return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) == 1
+
+    def push(tag):
+        enqueue_raw(client, "default", {"class": "Record", "args": [tag]})
+        client.publish(channel, "default")  # what forkq's producers do after the push
+
+    wait_until(subscribed, timeout=10, message="the worker to subscribe")
+    push("before")
+    assert pop(client, "test:done", timeout=10)["args"] == ["before"]
+    beat = client.hget("resque:workers:heartbeat", wid)
+    normal = client.client_kill_filter(_type="normal", skipme=True)
+    pubsub = client.client_kill_filter(_type="pubsub", skipme=True)
+    assert normal >= 1 and pubsub >= 1, (normal, pubsub)
+    wait_until(subscribed, timeout=15, message="the worker to subscribe again")
+    push("after")
+    assert pop(client, "test:done", timeout=10)["args"] == ["after"]
+    wait_until(lambda: client.hget("resque:workers:heartbeat", wid) != beat, timeout=10,
+               message="a heartbeat on a new connection")
+    wait_until(lambda: client.get("resque:stat:processed") == b"2", timeout=10,
+               message="both jobs recorded")
+    assert worker.alive() and failures(client) == []
+    assert client.sismember("resque:workers", wid)
+
+
+def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
+    # mechanism: Worker.retrying. Its waits are recorded instead of slept.
+    from forkq.config import Config
+    from forkq.worker.loop import Worker
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": url}, {}))
+    delays = []
+    worker.wait_fds = lambda fds, timeout: delays.append(timeout)
+    worker.handle_signals = lambda *args, **kwargs: None
+    worker.registered = True
+    worker.next_beat = time.monotonic() + 60
+    faults = [redis.ConnectionError("Connection refused"), redis.TimeoutError("timed out"),
+              redis.BusyLoadingError("loading")] * 4
+
+    def op(value):
+        if faults:
+            raise faults.pop(0)
+        return value * 2
+
+    assert worker.retrying(op, 21) == 42
+    assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10, 10, 10, 10])
+    assert worker.next_beat == 0.0  # back: heartbeat (and re-register) at once
+    # A stop asked for while backing off ends the wait rather than the worker hanging on.
+    delays.clear()
+    faults[:] = [redis.ConnectionError("down")] * 100
+    stops = iter([None, None, "now"])
+
+    def handle_signals(*args, **kwargs):
+        worker.stopping = next(stops)
+
+    worker.handle_signals = handle_signals
+    worker.stopping = None
+    with pytest.raises(Exception) as raised:
+        worker.retrying(op, 1)
+    assert type(raised.value).__name__ == "Stop"
+    assert delays == pytest.approx([0.1, 0.2, 0.4])
+    # Anything but Redis being unreachable is not retried: a bug must not loop forever.
+    worker.stopping = None
+    with pytest.raises(redis.ResponseError):
+        worker.retrying(lambda: (_ for _ in ()).throw(redis.ResponseError("ERR bug")))
+
+
+def quiet_worker(url):
+    """An in-process Worker whose backoff waits are recorded instead of slept."""
+    from forkq.config import Config
+    from forkq.worker.loop import Worker
+    worker = Worker(Config.load({"queues": ("default",), "redis_url": url}, {}))
+    worker.delays = []
+    worker.wait_fds = lambda fds, timeout: worker.delays.append(timeout)
+    worker.handle_signals = lambda *args, **kwargs: None
+    return worker
+
+
+def test_a_failover_to_a_read_only_node_is_waited_out(server, client):
+    # mechanism: REDIS_DOWN holds ReadOnlyError (an error reply, not a lost connection), so
+    # Worker.retrying backs off instead of the worker dying; each READONLY drops the
+    # connections, so a DNS name a failover moved is resolved again.
+    from forkq.store.plan import Reserved
+    from forkq.worker.outcome import Outcome
+    from forkq.worker.record import Pending
+    worker = quiet_worker(server.url)
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    client.replicaof("127.0.0.1", 1)  # demoted: a replica of a master that is not there
+    reconnects = []
+    real_reconnect = worker.store.reconnect
+
+    def reconnect():
+        reconnects.append(1)
+        real_reconnect()
+    worker.store.reconnect = reconnect
+
+    def handle_signals(*args, **kwargs):
+        if len(worker.delays) == 3:
+            client.replicaof("no", "one")  # promoted again
+    worker.handle_signals = handle_signals
+    found = worker.retrying(worker.cycle, True)
+    assert isinstance(found, Reserved)
+    assert worker.delays == pytest.approx([0.1, 0.2, 0.4])
+    assert len(reconnects) == 3
+    worker.pending = Pending("default", found.raw, Outcome(True))
+    worker.retrying(worker.cycle, True)  # and carries on: the job is recorded
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + worker.id) is None
+
+
+@pytest.mark.parametrize("name", ["ReadOnlyError", "OutOfMemoryError", "MasterDownError",
+                                  "TryAgainError", "ClusterDownError"])
+def test_redis_saying_not_now_is_retried_in_every_cycle(server, client, name):
+    # the reply errors that mean "not available now": a failover, maxmemory, a cluster moving
+    from forkq.store.plan import Idle, Reserved
+    from forkq.worker.outcome import Outcome
+    from forkq.worker.record import Pending
+    fault = getattr(redis.exceptions, name)
+    worker = quiet_worker(server.url)
+    enqueue_raw(client, "default", {"class": "Ping", "args": []})
+    real = worker.store._cycle
+    faults = [fault("not now")] * 3
+
+    def flaky(*args, **kwargs):
+        if faults:
+            raise faults.pop()
+        return real(*args, **kwargs)
+    worker.store._cycle = flaky
+    found = worker.retrying(worker.cycle, True)
+    assert isinstance(found, Reserved) and worker.delays == pytest.approx([0.1, 0.2, 0.4])
+    worker.pending = Pending("default", found.raw, Outcome(True))
+    faults[:] = [fault("not now")] * 2
+    assert isinstance(worker.retrying(worker.cycle, True), Idle)
+    assert client.get("resque:stat:processed") == b"1"
+    assert client.get("resque:worker:" + worker.id) is None
