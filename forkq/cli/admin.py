@@ -111,7 +111,7 @@ def local_worker_pid(admin, wid):
     if started is None:
         return None, ("no readable worker:%s:started, so pid %d cannot be told from a process "
                       "that reused it" % (wid, pid))
-    if not pid_alive(pid, started):
+    if not pid_alive(pid, _text(admin.redis.get(admin.keys.pidstart(wid))), started):
         return None, ("pid %d is not running, or was reused by a process started after the "
                       "worker (`forkq prune` removes dead workers)" % pid)
     try:

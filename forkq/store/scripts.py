@@ -8,6 +8,7 @@ atomic.
   heartbeat  Redis TIME → the ISO value Ruby parses, and re-registration if our keys vanished;
   release    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
              only if the claim is the one the caller read;
+  supersede  a worker pruned while alive puts its job's true record in place of the prune's;
   unclaim    put a claimed job that never started back at the head of its queue;
   retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown.
 
@@ -31,5 +32,6 @@ def load(name):
 CYCLE = load("cycle")
 HEARTBEAT = load("heartbeat")
 RELEASE = load("release")
+SUPERSEDE = load("supersede")
 UNCLAIM = load("unclaim")
 RETRY_FAILED = load("retry_failed")

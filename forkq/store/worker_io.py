@@ -17,6 +17,7 @@ class Store:
         self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
         self._release = self.redis.register_script(scripts.RELEASE)
         self._unclaim = self.redis.register_script(scripts.UNCLAIM)
+        self._supersede = self.redis.register_script(scripts.SUPERSEDE)
         self._seq = itertools.count(1)
 
     # -- the hot path ----------------------------------------------------------------------
@@ -55,19 +56,22 @@ class Store:
         return None, finished
 
     # -- registration and liveness -----------------------------------------------------------
-    def heartbeat(self, wid, started=""):
+    def heartbeat(self, wid, started="", stamp=""):
         """HSET workers:heartbeat from Redis TIME; with `started`, re-registers the worker if
-        its keys vanished. Returns (iso value, redis epoch, was_registered)."""
-        iso, secs, registered = self._heartbeat(args=(self.keys.prefix, wid, started))
+        its keys vanished (with `stamp`, its process's start stamp: proc/pidstart.py).
+        Returns (iso value, redis epoch, was_registered)."""
+        iso, secs, registered = self._heartbeat(args=(self.keys.prefix, wid, started, stamp))
         return iso.decode(), int(secs), bool(registered)
 
     def clear_heartbeat(self, wid):
         self.redis.hdel(self.keys.heartbeat, wid)
 
-    def register(self, wid, started):
+    def register(self, wid, started, stamp=""):
         pipe = self.redis.pipeline(transaction=False)
         pipe.sadd(self.keys.workers, wid)
         pipe.set(self.keys.started(wid), started)
+        if stamp:
+            pipe.set(self.keys.pidstart(wid), stamp)
         pipe.execute()
 
     def claim(self, wid):
@@ -78,12 +82,30 @@ class Store:
         name again, which a failover may have moved)."""
         self.redis.connection_pool.disconnect()
 
-    def release(self, wid, expected, failure="", requeue=None):
+    def release(self, wid, expected, failure="", requeue=None, memo_ttl=None):
         """Unregister `wid`, recording its claimed job (if it is still `expected`) as `failure`
-        and/or requeueing it. Returns 1 (job recorded), 0 (no job) or -1 (claim changed)."""
+        and/or requeueing it. With `memo_ttl` (a prune's record), the failure is also kept for
+        that many seconds for supersede(). Returns 1 (job recorded), 0 (no job) or -1 (claim
+        changed)."""
         queue, payload = requeue if requeue else ("", "")
         return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
-                                       payload)))
+                                       payload, "%d" % memo_ttl if memo_ttl else "")))
+
+    def supersede(self, wid, claim_sha, record):
+        """A record (Store.cycle's `record`) that found its claim gone: if a prune failed that
+        claim, put this record in the prune's place, atomically. True if it did."""
+        failure, count_failed, requeue = record
+        queue, payload = requeue or ("", "")
+        return self._supersede(args=(self.keys.prefix, wid, claim_sha, failure,
+                                     "1" if count_failed else "0", queue, payload)) == 1
+
+    def pidstart(self, wid):
+        value = self.redis.get(self.keys.pidstart(wid))
+        return value.decode("ascii", "replace") if value else None
+
+    def uptime(self):
+        """Seconds the Redis server has been running (INFO server)."""
+        return int(self.redis.info("server").get("uptime_in_seconds", 0))
 
     def unclaim(self, wid, claim_sha, queue, payload):
         """Put a claimed job that never started back at the head of its queue, if our claim is

@@ -29,6 +29,16 @@ class Keys:
     def started(self, worker_id):
         return self.prefix + "worker:" + worker_id + ":started"
 
+    def pidstart(self, worker_id):
+        # forkq's own (Ruby and node-resque neither write nor read it): the kernel's start
+        # stamp of the worker's process (proc/pidstart.py), for same-host liveness
+        return self.prefix + "forkq:pidstart:" + worker_id
+
+    def pruned(self, claim_sha):
+        # forkq's own: the failed entry a prune wrote for the claim with this sha1, kept so
+        # the worker that held it, if alive after all, can put its true record in its place
+        return self.prefix + "forkq:pruned:" + claim_sha
+
     def processed_by(self, worker_id):
         return self.prefix + "stat:processed:" + worker_id
 

@@ -19,7 +19,7 @@ from forkq.api import registry as jobs
 from forkq.errors import ExitCode, InvalidPayload
 from forkq.log import EventLog
 from forkq.proc import child as child_mod
-from forkq.proc import timeouts
+from forkq.proc import pidstart, timeouts
 from forkq.proc.children import Children
 from forkq.proc.signals import SignalBox
 from forkq.proc.signals import name as signal_name
@@ -49,6 +49,8 @@ class Worker(RedisFaults):
         self.log = EventLog(config.log_format, config.verbose, worker_id=self.id)
         self.waker = None
         self.started = wire.started_at(time.time())
+        self.stamp = pidstart.stamp(self.pid)  # liveness by kernel start time, not clocks
+        self.sight = prune.Sight(config.heartbeat_interval)
         self.registered = False
         self.paused = False
         self.stopping = None          # None, "graceful" or "now"
@@ -107,7 +109,7 @@ class Worker(RedisFaults):
         self.retrying(self.beat, False)
         self.retrying(self.prune)
         hooks.run("before_first_fork")
-        self.retrying(self.store.register, self.id, self.started)
+        self.retrying(self.store.register, self.id, self.started, self.stamp)
         self.registered = True
         self.waker = Waker(self.store, self.plan, self.log)
         self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
@@ -156,6 +158,8 @@ class Worker(RedisFaults):
                                            self.plan if reserve else None,
                                            claim_sha=self.claim_sha)
         self.uncertain = False
+        if finished == 0:  # the claim was gone: a prune took us for dead
+            finished = prune.own_record(self.store, self.id, self.claim_sha, record, self.log)
         if self.pending is not None:
             self.pending.log(self.log, finished)
             self.pending = None
@@ -383,14 +387,17 @@ class Worker(RedisFaults):
     def beat(self, register):
         """One heartbeat (one try: callers decide whether to back off or carry on)."""
         _iso, _now, was_registered = self.store.heartbeat(self.id,
-                                                          self.started if register else "")
+                                                          self.started if register else "",
+                                                          self.stamp)
+        self.sight.beat()
         self.next_beat = time.monotonic() + self.config.heartbeat_interval
         if register and not was_registered:
             self.log.event("warning", "worker keys were missing from Redis; registered again")
 
     def prune(self):
         try:
-            prune.prune_dead_workers(self.store, self.hostname, self.id, self.config, self.log)
+            prune.prune_dead_workers(self.store, self.hostname, self.id, self.config, self.log,
+                                     self.sight)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # a bad record in Redis must not stop this worker

@@ -1,34 +1,53 @@
 """prune_dead_workers: find workers that died without unregistering and record their jobs.
 
-Resque's rules, made safe for mixed fleets:
-  * any host: a heartbeat older than the prune interval (by Redis TIME) is a dead worker;
-  * this host: a registered worker whose pid no longer runs (or runs a newer process that
-    reused the pid) is dead. Unlike Ruby's `ps | grep resque` test, a live process of another
-    implementation (node-resque, say) is never taken for dead;
-  * workers on other hosts that never sent a heartbeat are left alone;
-  * all under Resque's lock, so the cluster prunes at most once per lock period.
+Resque's rules, made safe for mixed fleets, outages and clocks:
+  * this host: a registered worker whose process is gone is dead. forkq workers are known by
+    the kernel's start stamp of their process (proc/pidstart.py), never by a wall clock: a pid
+    reused by a later process is told apart whatever the clocks said or say. A worker without
+    a stamp (Ruby, node-resque) is alive while its pid runs; unlike Ruby's `ps | grep resque`
+    test, a live process of another implementation is never taken for dead. These checks
+    need no lock: a record acts only on the claim it read, so two pruners never record a job
+    twice, and a starting worker records its dead neighbours' jobs at once;
+  * any host: a heartbeat older than the prune interval (by Redis TIME) is a dead worker, but
+    only judged by a pruner that has seen Redis without a break for a prune interval (Sight):
+    after an outage every heartbeat is old, the living's too. These prunes are paced by
+    Resque's lock, so the cluster prunes by age at most once per lock period;
+  * workers on other hosts that never sent a heartbeat are left alone.
 The dead worker's in-flight job lands in `failed` with the reason, never lost, and never
 twice: node-resque's forceCleanWorker takes a worker out of `workers` and writes its own
 failure for the job (naming the worker host:pid), but leaves the claim and the heartbeat
-behind; such a job is not recorded again.
+behind; such a job is not recorded again. A worker pruned while alive (cut off from Redis
+longer than the prune interval) replaces the prune's failure with its job's true record
+(own_record).
 """
 import json
 import time
 
-import psutil
-
 from forkq import errors, wire
+from forkq.proc import pidstart
+from forkq.store.client import REDIS_DOWN
+
+PRUNED_MEMO_TTL = 7 * 86400  # how long a prune's record can still be replaced by the truth
+
 
 STARTED_SLACK = 2.0  # seconds of clock skew allowed between :started and the process start
 
 
-def pid_alive(pid, started_epoch=None):
+def pid_alive(pid, stamp=None, started_epoch=None):
+    """Is `pid` (still) the worker's process? With its registration `stamp`, exactly. Without
+    one, while any process runs under that pid (never a false "dead"); a caller about to
+    signal the pid may also pass the worker's :started time, and a process that started
+    after it (by the wall clock, with some slack) is then taken for another."""
+    same = pidstart.same_process(pid, stamp) if stamp else None
+    if same is not None:
+        return same
+    import psutil  # not at the top: the fork server starts before psutil is loaded
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         if started_epoch is not None and proc.create_time() > started_epoch + STARTED_SLACK:
-            return False  # pid reused by a process that started after the worker did
+            return False
         return True
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
@@ -36,24 +55,71 @@ def pid_alive(pid, started_epoch=None):
         return True
 
 
-def find_dead(store, hostname, own_id, prune_interval, now):
-    """[(worker id, exception name, reason)] for every dead worker, without changing anything."""
+class Sight:
+    """How long this worker has seen Redis without a break, by its own successful heartbeats
+    (monotonic clock). A gap longer than a heartbeat interval and a bit is a blind spell:
+    Redis was unreachable to us, and maybe to everyone, so every peer's heartbeat may be old
+    for no fault of theirs."""
+
+    def __init__(self, heartbeat_interval, clock=time.monotonic):
+        self.clock = clock
+        self.limit = heartbeat_interval + max(1.0, heartbeat_interval / 4.0)
+        self.last = clock()   # the worker's start counts as seen: the first beat is due now
+        self.since = None     # the first beat of the current unbroken run
+        self.broken = False   # a blind spell since this worker started
+
+    def beat(self):
+        now = self.clock()
+        if now - self.last > self.limit:
+            self.broken, self.since = True, now
+        elif self.since is None:
+            self.since = now
+        self.last = now
+
+    def may_judge_age(self, store, prune_interval):
+        """True once heartbeat age can be trusted: our run of beats is a prune interval long;
+        or, never blind since we started, Redis itself has been up that long (a new worker
+        right after a Redis restart sees every heartbeat old)."""
+        if self.since is None or self.clock() - self.last > self.limit:
+            return False
+        if self.clock() - self.since >= prune_interval:
+            return True
+        return not self.broken and store.uptime() >= prune_interval
+
+
+def find_gone_here(store, hostname, own_id):
+    """{worker id: (exception, reason)} for registered workers of this host whose process is
+    gone."""
+    dead = {}
+    for wid in store.workers():
+        if wid == own_id:
+            continue
+        host, pid, _queues = wire.parse_worker_id(wid)
+        if host != hostname or pid is None:
+            continue
+        if not pid_alive(pid, store.pidstart(wid)):
+            dead[wid] = (errors.DIRTY_EXIT, "pid %d is gone from %s" % (pid, hostname))
+    return dead
+
+
+def find_stale(store, own_id, prune_interval, now, skip=()):
+    """{worker id: (exception, reason)} for workers whose heartbeat is older than the prune
+    interval."""
     dead = {}
     for wid, beat in store.heartbeats().items():
-        if wid == own_id or not beat:
+        if wid == own_id or not beat or wid in skip:
             continue
         at = wire.parse_time(beat)
         if at is not None and now - at > prune_interval:
             dead[wid] = (errors.PRUNE_DIRTY_EXIT,
                          "heartbeat %s is %d s old" % (beat, now - at))
-    for wid in store.workers():
-        if wid == own_id or wid in dead:
-            continue
-        host, pid, _queues = wire.parse_worker_id(wid)
-        if host != hostname or pid is None:
-            continue
-        if not pid_alive(pid, wire.parse_started(store.started(wid) or "")):
-            dead[wid] = (errors.DIRTY_EXIT, "pid %d is gone from %s" % (pid, hostname))
+    return dead
+
+
+def find_dead(store, hostname, own_id, prune_interval, now):
+    """[(worker id, exception name, reason)] for every dead worker, without changing anything."""
+    dead = find_gone_here(store, hostname, own_id)
+    dead.update(find_stale(store, own_id, prune_interval, now, skip=dead))
     return [(wid,) + found for wid, found in sorted(dead.items())]
 
 
@@ -77,7 +143,7 @@ def release_dead(store, wid, exception, reason, attempts=5):
                 failure = wire.failure_json(wire.failed_at(time.time()), raw,
                                                 exception, error, [], wid, queue,
                                                 payload_is_json=is_json)
-        if store.release(wid, claim, failure) >= 0:
+        if store.release(wid, claim, failure, memo_ttl=PRUNED_MEMO_TTL) >= 0:
             return job_class, bool(claim)
     return None, False
 
@@ -112,15 +178,35 @@ def _field(raw, name):
     return value.get(name) if isinstance(value, dict) else None
 
 
-def prune_dead_workers(store, hostname, own_id, config, log):
-    """Prune under Resque's lock. Returns [(worker id, exception, reason, class)] pruned."""
-    if not store.acquire_prune_lock(own_id, config.heartbeat_interval):
-        return []
+def prune_dead_workers(store, hostname, own_id, config, log, sight=None):
+    """Record dead same-host workers' jobs at once, and (when `sight` trusts heartbeat age,
+    or without one) stale workers' under Resque's lock. Returns [(worker id, exception,
+    reason, class)] pruned."""
+    dead = find_gone_here(store, hostname, own_id)
+    if (sight is None or sight.may_judge_age(store, config.prune_interval)) and \
+            store.acquire_prune_lock(own_id, config.heartbeat_interval):
+        dead.update(find_stale(store, own_id, config.prune_interval, store.time(), skip=dead))
     pruned = []
-    for wid, exception, reason in find_dead(store, hostname, own_id, config.prune_interval,
-                                            store.time()):
+    for wid, (exception, reason) in sorted(dead.items()):
         job_class, had_job = release_dead(store, wid, exception, reason)
         log.event("pruned", "Pruning dead worker: %s" % wid, reason=reason,
                   job=job_class if had_job else None)
         pruned.append((wid, exception, reason, job_class))
     return pruned
+
+
+def own_record(store, wid, claim_sha, record, log):
+    """A record of ours found its claim gone: a prune took us for dead and failed the job.
+    Put the job's true record in the prune's place. Returns 1 if it did, else 0 (the prune's
+    record stands: the job still has exactly one)."""
+    if record is None or not claim_sha:
+        return 0
+    try:
+        replaced = store.supersede(wid, claim_sha, record)
+    except REDIS_DOWN as exc:
+        log.event("warning", "could not replace a prune's record of our job: %s" % exc)
+        return 0
+    if replaced:
+        log.event("warning", "this worker was pruned while alive; its job's record replaces "
+                  "the prune's failure")
+    return 1 if replaced else 0

@@ -32,6 +32,13 @@ def burst(spawn_worker, *args, timeout=30):
     return worker
 
 
+def redis_up_for(r, seconds):
+    # a starting worker judges heartbeat age only once Redis has been up a prune interval
+    # (right after a Redis restart every heartbeat is old): worker/prune.py Sight
+    wait_until(lambda: r.info("server")["uptime_in_seconds"] >= seconds, seconds + 5,
+               "Redis to be up %d s" % seconds)
+
+
 def test_jobs_enqueued_as_ruby_writes_them_are_performed(r, spawn_worker):
     enqueue_raw(r, "default", '{"class":"Mailers::Signup","args":[42,{"plan":"pro","n":1.5}]}')
     enqueue_raw(r, "default", {"class": "Record", "args": ["é", [1, [2]], 2 ** 64]})
@@ -292,7 +299,8 @@ def test_prune_records_a_dead_same_host_workers_job(r, spawn_worker):
     stale = "elsewhere:2:default"
     r.sadd("resque:workers", stale)
     r.hset("resque:workers:heartbeat", stale, wire.heartbeat_at(time.time() - 400))
-    burst(spawn_worker, "-q", "default")
+    redis_up_for(r, 5)
+    burst(spawn_worker, "-q", "default", "--prune-interval", "5", "--heartbeat-interval", "1")
     assert r.smembers("resque:workers") == {other_host.encode()}
     entries = failures(r)
     assert [e["exception"] for e in entries] == ["Resque::DirtyExit"]
@@ -345,6 +353,7 @@ def test_a_dead_worker_on_another_host_with_an_expired_heartbeat_is_pruned(r, sp
         "default", wire.run_at(time.time() - 60), '{"class":"Record","args":["held"]}'))
     r.hset("resque:workers:heartbeat", dead, wire.heartbeat_at(time.time() - 60))
     r.delete("resque:pruning_dead_workers_in_progress")
+    redis_up_for(r, 5)
     burst(spawn_worker, "-q", "default", "--prune-interval", "5", "--heartbeat-interval", "1")
     [entry] = failures(r)
     assert entry["exception"] == "Resque::PruneDeadWorkerDirtyExit"

@@ -1,4 +1,5 @@
-local ns, wid, started = ARGV[1], ARGV[2], ARGV[3]
+-- ARGV: ns, wid, started ('' = beat only), the process's start stamp (proc/pidstart.py)
+local ns, wid, started, stamp = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or ''
 local secs = tonumber(redis.call('TIME')[1])
 -- civil date from days since the epoch (proleptic Gregorian), all in UTC
 local days, rem = math.floor(secs / 86400), secs % 86400
@@ -19,6 +20,9 @@ redis.call('HSET', ns .. 'workers:heartbeat', wid, iso)
 local registered = 1
 if started ~= '' then
   registered = redis.call('SADD', ns .. 'workers', wid) == 0 and 1 or 0
-  if registered == 0 then redis.call('SET', ns .. 'worker:' .. wid .. ':started', started) end
+  if registered == 0 then
+    redis.call('SET', ns .. 'worker:' .. wid .. ':started', started)
+    if stamp ~= '' then redis.call('SET', ns .. 'forkq:pidstart:' .. wid, stamp) end
+  end
 end
 return {iso, secs, registered}

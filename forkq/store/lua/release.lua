@@ -1,5 +1,10 @@
-local ns, wid, expected, failure, requeue_q, requeue_payload =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+-- Unregister a worker (ours or a dead one), failing or requeueing its claimed job, only if
+-- the claim is still the one the caller read.
+-- ARGV: ns, wid, expected claim, failure, requeue queue, requeue payload, memo TTL ('' =
+-- none): with a TTL, the failure is also kept under forkq:pruned:<claim sha1>, so a worker
+-- that was pruned while alive can replace it with its job's true record (supersede.lua).
+local ns, wid, expected, failure, requeue_q, requeue_payload, memo_ttl =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local current = redis.call('GET', ns .. 'worker:' .. wid) or ''
 if current ~= expected then return -1 end
 if current ~= '' then
@@ -7,10 +12,17 @@ if current ~= '' then
     redis.call('SADD', ns .. 'queues', requeue_q)
     redis.call('LPUSH', ns .. 'queue:' .. requeue_q, requeue_payload)
   end
-  if failure ~= '' then redis.call('RPUSH', ns .. 'failed', failure) end
+  if failure ~= '' then
+    redis.call('RPUSH', ns .. 'failed', failure)
+    if memo_ttl and memo_ttl ~= '' then
+      redis.call('SET', ns .. 'forkq:pruned:' .. redis.sha1hex(current), failure,
+                 'EX', memo_ttl)
+    end
+  end
 end
 redis.call('SREM', ns .. 'workers', wid)
 redis.call('DEL', ns .. 'worker:' .. wid, ns .. 'worker:' .. wid .. ':started',
-           ns .. 'stat:processed:' .. wid, ns .. 'stat:failed:' .. wid)
+           ns .. 'stat:processed:' .. wid, ns .. 'stat:failed:' .. wid,
+           ns .. 'forkq:pidstart:' .. wid)
 redis.call('HDEL', ns .. 'workers:heartbeat', wid)
 return current ~= '' and 1 or 0

@@ -1,0 +1,27 @@
+-- A worker that was pruned while alive ends its job with the job's true record in place of
+-- the failure the prune wrote: one record per job, the one that happened.
+-- ARGV: ns, wid, sha1 of the claim the job ran under, failure, count_failed, requeue queue,
+-- requeue payload (the same record cycle.lua writes).
+-- Returns 1 (replaced), 0 (no prune record of that claim is left: nothing is written, since
+-- the job already has its one record, or an operator already acted on it).
+local ns, wid, sha = ARGV[1], ARGV[2], ARGV[3]
+local memo = ns .. 'forkq:pruned:' .. sha
+local entry = redis.call('GET', memo)
+if not entry then return 0 end
+redis.call('DEL', memo)
+if redis.call('LREM', ns .. 'failed', -1, entry) == 0 then return 0 end
+if ARGV[6] ~= '' then
+  redis.call('SADD', ns .. 'queues', ARGV[6])
+  redis.call('LPUSH', ns .. 'queue:' .. ARGV[6], ARGV[7])
+else
+  redis.call('INCRBY', ns .. 'stat:processed', 1)
+  redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
+end
+if ARGV[4] ~= '' then
+  redis.call('RPUSH', ns .. 'failed', ARGV[4])
+  if ARGV[5] == '1' then
+    redis.call('INCRBY', ns .. 'stat:failed', 1)
+    redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
+  end
+end
+return 1
