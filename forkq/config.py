@@ -147,6 +147,8 @@ class Config:
         if need_queues and not self.queues:
             raise ConfigError("Please give each worker at least one queue "
                               "(--queues critical,default or QUEUES=critical,default).")
+        from forkq.store import address  # reads the URL only: no redis-py
+        address.check(self.redis_url)
         for q in self.queues:
             if ":" in q:
                 raise ConfigError("queue %r contains ':', which breaks Resque worker ids" % q)

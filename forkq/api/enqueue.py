@@ -20,8 +20,8 @@ class Producer:
     @property
     def redis(self):
         if self._connection is None:
-            import redis
-            self._connection = redis.Redis.from_url(_config.redis_url_from_env())
+            from forkq.store.client import connect as _connect
+            self._connection = _connect(_config.redis_url_from_env(), "producer")
         return self._connection
 
     def _resolve(self, job_or_name, queue):
@@ -108,8 +108,8 @@ def connect(connection=None, namespace=None, url=None):
     """Set the connection module-level enqueue/dequeue use (default: REDIS_URL, `resque`)."""
     global _default
     if connection is None and url is not None:
-        import redis
-        connection = redis.Redis.from_url(url)
+        from forkq.store.client import connect as _connect
+        connection = _connect(url, "producer")
     _default = Producer(connection, namespace)
     return _default
 

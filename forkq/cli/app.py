@@ -121,6 +121,9 @@ def main():
     load_commands()
     try:
         cli(prog_name="forkq")
+    except ConfigError as exc:  # an admin command's Redis URL, say
+        click.echo("forkq: %s" % exc, err=True)
+        sys.exit(ExitCode.CONFIG)
     except Exception as exc:
         import redis  # only now: `work` must not load redis-py before its fork server starts
         if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):

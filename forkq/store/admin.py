@@ -13,8 +13,8 @@ class Admin:
     def __init__(self, redis_url=None, namespace=None):
         redis_url = redis_url or redis_url_from_env()
         namespace = namespace_from_env() if namespace is None else namespace
-        import redis
-        self.redis = redis.Redis.from_url(redis_url, socket_timeout=10)
+        from forkq.store.client import connect
+        self.redis = connect(redis_url, "admin")
         self.keys = wire.Keys(namespace)
         self.failures = Failures(self.redis, self.keys)
         self.server = redact_url(redis_url)

@@ -1,7 +1,12 @@
-"""The one Redis client recipe, and the errors that mean "not now" rather than "never"."""
+"""The one Redis client recipe (the worker's store, the admin commands and forkq.enqueue all
+make their clients here, from any URL address.py reads, Sentinel included), and the errors
+that mean "not now" rather than "never"."""
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from forkq.config import ConfigError
+from forkq.store import address
 
 
 def _unavailable(names):
@@ -21,15 +26,48 @@ REDIS_DOWN = _unavailable(("ConnectionError", "TimeoutError", "BusyLoadingError"
 
 
 # A node that answers READONLY was demoted; the primary is now elsewhere (a DNS name moved
-# after a failover): reconnect rather than keep asking the replica on the same socket.
+# after a failover, or the sentinels name another master): reconnect rather than keep asking
+# the replica on the same socket.
 RECONNECT = _unavailable(("ReadOnlyError",))
 
 
-def connect(url):
-    """A client for the worker: bytes in and out (payloads may be invalid UTF-8), bounded
-    waits so a cut connection raises instead of hanging, keepalive for idle sockets, and no
-    automatic retries: redis-py (8.x) re-sends a command whose reply was lost, which would
-    run a cycle script twice. Worker.recover sorts out a lost reply from our claim instead."""
-    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
-                                socket_keepalive=True, health_check_interval=0,
-                                retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+def _options(purpose):
+    if purpose == "worker":
+        # bytes in and out (payloads may be invalid UTF-8), bounded waits so a cut connection
+        # raises instead of hanging, keepalive for idle sockets, and no automatic retries:
+        # redis-py (8.x) re-sends a command whose reply was lost, which would run a cycle
+        # script twice. Worker.recover sorts out a lost reply from our claim instead.
+        return dict(socket_timeout=30, socket_connect_timeout=5, socket_keepalive=True,
+                    health_check_interval=0, retry=Retry(NoBackoff(), 0),
+                    retry_on_timeout=False)
+    if purpose == "admin":  # an operator's command: answer or fail within seconds
+        return dict(socket_timeout=10, socket_connect_timeout=5)
+    if purpose == "producer":  # the application's: redis-py's own defaults
+        return {}
+    raise ValueError("unknown client purpose %r" % purpose)
+
+
+def connect(url, purpose="worker"):
+    """A client for `url` made for `purpose` ("worker", "admin" or "producer"). Raises
+    ConfigError for a URL forkq cannot use (never redis-py's bare ValueError)."""
+    where = address.parse(url)
+    options = _options(purpose)
+    if where is None:
+        try:
+            return redis.Redis.from_url(url, **options)
+        except ValueError as exc:
+            raise ConfigError("Redis URL: %s" % exc) from None
+    from redis.sentinel import Sentinel
+    sentinel_options = dict(socket_timeout=2, socket_connect_timeout=2)
+    if where.sentinel_password:
+        sentinel_options["password"] = where.sentinel_password
+    if where.sentinel_username:
+        sentinel_options["username"] = where.sentinel_username
+    sentinels = Sentinel(list(where.hosts), sentinel_kwargs=sentinel_options)
+    if where.username:
+        options["username"] = where.username
+    if where.password:
+        options["password"] = where.password
+    if where.ssl:
+        options["ssl"] = True
+    return sentinels.master_for(where.master, redis_class=redis.Redis, db=where.db, **options)

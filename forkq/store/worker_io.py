@@ -12,7 +12,7 @@ from forkq.store.plan import PAUSED, Idle, Reserved
 class Store:
     def __init__(self, url, namespace, client=None):
         self.keys = wire.Keys(namespace)
-        self.redis = client if client is not None else connect(url)
+        self.redis = client if client is not None else connect(url, "worker")
         self._cycle = self.redis.register_script(scripts.CYCLE)
         self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
         self._release = self.redis.register_script(scripts.RELEASE)
