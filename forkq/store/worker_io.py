@@ -60,8 +60,22 @@ class Store:
         """HSET workers:heartbeat from Redis TIME; with `started`, re-registers the worker if
         its keys vanished (with `stamp`, its process's start stamp: proc/pidstart.py).
         Returns (iso value, redis epoch, was_registered)."""
+        self.follow_master()
         iso, secs, registered = self._heartbeat(args=(self.keys.prefix, wid, started, stamp))
         return iso.decode(), int(secs), bool(registered)
+
+    def follow_master(self):
+        """With Sentinel: ask the sentinels which node is the master; if it moved (a planned
+        failover leaves the old master answering as one for ~10 s), drop our idle
+        connections so the next command goes to the new one. Sentinels that cannot answer
+        change nothing: the master may well be fine."""
+        pool = self.redis.connection_pool
+        if not getattr(pool, "is_master", False) or not hasattr(pool, "get_master_address"):
+            return
+        try:
+            pool.get_master_address()
+        except Exception:  # noqa: BLE001 - MasterNotFoundError, a sentinel timing out
+            pass
 
     def clear_heartbeat(self, wid):
         self.redis.hdel(self.keys.heartbeat, wid)
