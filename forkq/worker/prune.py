@@ -84,7 +84,14 @@ class Sight:
             return False
         if self.clock() - self.since >= prune_interval:
             return True
-        return not self.broken and store.uptime() >= prune_interval
+        if self.broken:
+            return False
+        try:
+            return store.uptime() >= prune_interval
+        except REDIS_DOWN:
+            raise
+        except Exception:  # noqa: BLE001 - INFO refused (an ACL): wait for our own run
+            return False
 
 
 def find_gone_here(store, hostname, own_id):
