@@ -118,3 +118,38 @@ def test_a_failed_job_of_a_worker_pruned_while_alive_keeps_its_own_failure(r, ur
                "the failing job's own record, and no prune record of the sleeping one")
     assert r.get("resque:stat:processed") == b"2" and r.get("resque:stat:failed") == b"1"
     store.redis.close()
+
+
+HOST = __import__("socket").gethostname()
+CONFIG = __import__("types").SimpleNamespace(heartbeat_interval=1, prune_interval=300)
+
+
+def test_same_host_liveness_without_clocks(url, r):
+    """In-process prunes of fake same-host workers, each naming a real process: a Ruby or
+    node-resque worker (no forkq:pidstart) whose :started is 3 s before its process started
+    is alive while its pid runs; a forkq worker whose recorded stamp is not the running
+    process's (the pid was reused) is dead; one whose stamp matches is alive whatever its
+    :started says."""
+    from forkq.proc import pidstart
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        stamp = pidstart.stamp(live.pid)
+        boot, ticks = stamp.split()
+        ruby = "%s:%d:default" % (HOST, live.pid)
+        r.sadd("resque:workers", ruby)
+        r.set("resque:worker:%s:started" % ruby, wire.started_at(time.time() - 3600))
+        reused = "%s:%d:other" % (HOST, live.pid)
+        r.sadd("resque:workers", reused)
+        r.set("resque:forkq:pidstart:" + reused, "%s %d" % (boot, int(ticks) - 1))
+        forkq_alive = "%s:%d:third" % (HOST, live.pid)
+        r.sadd("resque:workers", forkq_alive)
+        r.set("resque:worker:%s:started" % forkq_alive, wire.started_at(time.time() + 3600))
+        r.set("resque:forkq:pidstart:" + forkq_alive, stamp)
+        store = Store(url, "resque")
+        pruned = prune.prune_dead_workers(store, HOST, "%s:1:x" % HOST, CONFIG, Log())
+        assert [p[0] for p in pruned] == [reused]
+        assert r.smembers("resque:workers") == {ruby.encode(), forkq_alive.encode()}
+        store.redis.close()
+    finally:
+        live.kill()
+        live.wait()
