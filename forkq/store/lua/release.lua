@@ -1,5 +1,6 @@
 -- Unregister a worker (ours or a dead one), failing or requeueing its claimed job, only if
--- the claim is still the one the caller read.
+-- the claim is still the one the caller read. Every key of the worker goes, forkq's own too
+-- (its process's start stamp, its cycle fence).
 -- ARGV: ns, wid, expected claim, failure, requeue queue, requeue payload, memo TTL ('' =
 -- none): with a TTL, the failure is also kept under forkq:pruned:<claim sha1>, so a worker
 -- that was pruned while alive can replace it with its job's true record (supersede.lua).
@@ -23,6 +24,6 @@ end
 redis.call('SREM', ns .. 'workers', wid)
 redis.call('DEL', ns .. 'worker:' .. wid, ns .. 'worker:' .. wid .. ':started',
            ns .. 'stat:processed:' .. wid, ns .. 'stat:failed:' .. wid,
-           ns .. 'forkq:pidstart:' .. wid)
+           ns .. 'forkq:pidstart:' .. wid, ns .. 'worker:' .. wid .. ':fence')
 redis.call('HDEL', ns .. 'workers:heartbeat', wid)
 return current ~= '' and 1 or 0
