@@ -42,14 +42,16 @@ def test_a_worker_whose_clock_is_behind_is_never_pruned_while_alive(r, url, spaw
     wid = registered_id(r, slow.pid)
     started = wire.parse_started(r.get("resque:worker:%s:started" % wid).decode())
     assert started < time.time() - 2.5  # the shift took: the old check would prune it
-    enqueue_raw(r, "default", {"class": "Sleep", "args": [4, "behind"]})
+    enqueue_raw(r, "default", {"class": "Sleep", "args": [6, "behind"]})
     pop(r, "test:started")
     # a neighbour that prunes every second, and the operator's prune, both while it works
     neighbour = spawn_worker("-q", "elsewhere", *FAST)
     registered_id(r, neighbour.pid)
     for _ in range(3):
         assert forkq_prune(url) == []
-        assert r.sismember("resque:workers", wid) and r.exists("resque:worker:" + wid)
+        assert r.sismember("resque:workers", wid)
+        # its claim is there until the job reports (a slow machine may get that far)
+        assert r.exists("resque:worker:" + wid) or r.exists("test:done")
         time.sleep(0.5)  # the neighbour's prunes run meanwhile (this is the time under test)
     assert pop(r, "test:done", timeout=20)["tag"] == "behind"
     wait_until(lambda: r.get("resque:stat:processed") == b"1", 10, "the job's record")
