@@ -155,3 +155,29 @@ def test_same_host_liveness_without_clocks(url, r):
     finally:
         live.kill()
         live.wait()
+
+
+def test_same_host_prunes_without_the_lock_record_a_job_once(url, r):
+    """Four pruners at once (workers starting together), no lock between them: the dead
+    worker's job is recorded once, since a record acts only on the claim it read."""
+    import threading
+    dead = "%s:%d:default" % (HOST, __import__("harness").dead_pid())
+    r.sadd("resque:workers", dead)
+    r.set("resque:worker:" + dead, wire.claim_json(
+        "default", wire.run_at(time.time()), '{"class":"Record","args":["once"]}'))
+    r.set(LOCK, "elsewhere:1:default", ex=60)
+    stores = [Store(url, "resque") for _ in range(4)]
+    results = []
+    threads = [threading.Thread(target=lambda s=s, i=i: results.append(
+        prune.prune_dead_workers(s, HOST, "%s:%d:x" % (HOST, i + 1), CONFIG, Log())))
+        for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 4
+    [entry] = failures(r)
+    assert entry["worker"] == dead and entry["payload"]["args"] == ["once"]
+    assert not r.sismember("resque:workers", dead)
+    for s in stores:
+        s.redis.close()
