@@ -74,6 +74,8 @@ class Failures:
         self.redis = redis
         self.keys = keys
         self._retry_script = redis.register_script(scripts.RETRY_FAILED)
+        self._remove_script = redis.register_script(scripts.REMOVE_FAILED)
+        self._clear_script = redis.register_script(scripts.CLEAR_FAILED)
 
     def count(self):
         return self.redis.llen(self.keys.failed)
@@ -134,11 +136,16 @@ class Failures:
             raise ValueError("failed entry %d has no queue: use --requeue-to" % entry.index)
         return queue
 
-    def remove(self, index):
-        """resque-web's Remove: the empty-string sentinel, then LREM 1 of it."""
+    def remove(self, index, expected=None):
+        """resque-web's Remove: the empty-string sentinel, then LREM 1 of it. With `expected`
+        (the raw entry the caller showed), only if `index` still holds exactly it, checked in
+        the same step as the write; returns whether it was removed."""
+        if expected is not None:
+            return bool(self._remove_script(keys=[self.keys.failed], args=[index, expected]))
         self.get(index)
         self.redis.lset(self.keys.failed, index, "")
         self.redis.lrem(self.keys.failed, 1, "")
+        return True
 
     def remove_many(self, indices):
         """Remove several: highest index first, so the others keep their positions."""
@@ -147,6 +154,12 @@ class Failures:
 
     def clear(self):
         return self.redis.delete(self.keys.failed)
+
+    def clear_through(self, count, expected):
+        """Delete the oldest `count` entries if the newest of them is still `expected` (the
+        raw entry a page showed at index count - 1): what the page showed goes, failures that
+        arrived since stay. Returns whether anything was deleted."""
+        return bool(self._clear_script(keys=[self.keys.failed], args=[count, expected]))
 
     def clear_retried(self):
         """Remove every entry that was retried (has retried_at), as resque-web's button."""
@@ -157,3 +170,57 @@ class Failures:
                 removed += 1
         return removed
 
+    # --- a page at a time (forkq web: 100,000 entries are never read at once) ---------------
+
+    def page(self, skip, count):
+        """(total, entries newest first): `count` entries after the `skip` newest, with their
+        absolute indices. LLEN and LRANGE (from the end) in one transaction, so the indices
+        are those of one moment."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.failed)
+        pipe.lrange(self.keys.failed, -(skip + count), -(skip + 1))
+        total, raws = pipe.execute()
+        first = max(0, total - skip - count)
+        return total, [FailedEntry(first + i, raw) for i, raw in reversed(list(enumerate(raws)))]
+
+    def matching(self, queue=None, class_name=None, before=None, chunk=1000,
+                 oldest_first=False):
+        """The entries the filters match, newest first, below index `before` (None: all),
+        read CHUNK at a time with LRANGE. Acting on each as it comes is safe for removes:
+        they shift only the entries above, already passed. oldest_first: from index 0 up
+        instead (for retries, which shift nothing, in the order the jobs failed)."""
+        if oldest_first:
+            yield from self._matching_up(queue, class_name, chunk)
+            return
+        end = self.count() if before is None else min(before, self.count())
+        while end > 0:
+            start = max(0, end - chunk)
+            raws = self.redis.lrange(self.keys.failed, start, end - 1)
+            for offset in range(len(raws) - 1, -1, -1):
+                entry = FailedEntry(start + offset, raws[offset])
+                if ((queue is None or entry.queue == queue)
+                        and (class_name is None or entry.class_name == class_name)):
+                    yield entry
+            end = start
+
+    def _matching_up(self, queue, class_name, chunk):
+        start = 0
+        while True:
+            raws = self.redis.lrange(self.keys.failed, start, start + chunk - 1)
+            for offset, raw in enumerate(raws):
+                entry = FailedEntry(start + offset, raw)
+                if ((queue is None or entry.queue == queue)
+                        and (class_name is None or entry.class_name == class_name)):
+                    yield entry
+            if len(raws) < chunk:
+                return
+            start += chunk
+
+    def scan(self, queue=None, class_name=None, before=None, count=20):
+        """A page of matching entries: (entries, the index to continue below, or None)."""
+        found = []
+        for entry in self.matching(queue, class_name, before):
+            found.append(entry)
+            if len(found) == count:
+                return found, (entry.index if entry.index > 0 else None)
+        return found, None
