@@ -172,8 +172,9 @@ def test_read_only_shows_no_action_and_refuses_a_post(browser, web_read_only, r)
     browser.execute_script("""
         var f = document.createElement('form'); f.method = 'post';
         f.action = '/failed/clear-retried'; document.body.appendChild(f); f.submit();""")
-    wait_for(browser, lambda d: "read-only" in d.page_source, "the refusal")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "error-message"), "the refusal")
     assert status(browser) == 403
+    assert "runs read-only" in browser.find_element(By.ID, "error-message").text
     assert r.llen("resque:failed") == 1 and r.llen("resque:queue:webq") == 1
 
 
