@@ -8,9 +8,10 @@ It starts its own redis-server on a free loopback port (bench/redisproc.py), fil
 times each page RUNS times, first called in-process through the WSGI app (the app's own time:
 Redis round trips, parsing, templates) and then fetched over HTTP from a real `forkq web`
 (waitress) on loopback. Medians and 95th percentiles, in milliseconds; a page over the target
-is marked. The filtered Failed pages scan the list from the newest entry until a page is full:
-a filter that matches 1 entry in 1,000 reads 20,000 entries for its page of 20, and one that
-matches nothing reads all 100,000 (the report shows both)."""
+is marked. The filtered Failed pages scan the list from the newest entry until a page is full,
+Redis sending only the entries that hold the name (filter_failed.lua): a filter that matches
+1 entry in 1,000 reads 20,000 entries for its page of 20, and one that matches nothing reads
+40,000 (a page's budget) and links to the next 40,000."""
 import argparse
 import json
 import os
@@ -80,7 +81,7 @@ def pages(worker):
         ("Failed, last page", "/failed?page=%d" % last), ("Failed, one entry", "/failed/50000"),
         ("Failed ?class= (1 in 7)", "/failed?class=Jobs::Mailer3"),
         ("Failed ?queue= (1 in 1,000)", "/failed?queue=q500"),
-        ("Failed ?queue= (no match: scans all)", "/failed?queue=nosuch"),
+        ("Failed ?queue= (no match: 40,000 read)", "/failed?queue=nosuch"),
         ("Queues", "/queues"), ("Queue, page 1", "/queue?name=q500"),
         ("Workers", "/workers"), ("Worker", "/worker?id=" + worker), ("Stats", "/stats"),
         ("Stats: Redis INFO", "/stats/redis"), ("Stats: keys", "/stats/keys"),

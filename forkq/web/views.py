@@ -83,7 +83,7 @@ def failed(app, request):
     queue = request.args.get("queue") or None
     class_name = request.args.get("class") or None
     context = {"tab": "failed", "now": admin.now(), "queue": queue, "class_name": class_name,
-               "pages": None, "more": None}
+               "pages": None, "more": None, "before": None, "per_page": PER_PAGE}
     if queue or class_name:
         before = request.args.get("before")
         before = present.int_arg(request.args, "before", 0) if before else None

@@ -210,3 +210,33 @@ def test_live_parts_are_small_fragments(client, r):
 def test_missing_things_are_404_pages(client, path):
     response = client.get(path)
     assert response.status_code == 404 and "<h1>404</h1>" in response.get_data(as_text=True)
+
+
+def test_a_filter_that_matches_little_reads_a_bounded_part_and_says_where_to_go_on(url, r):
+    from forkq.store.admin import Admin
+    r.rpush("resque:failed", *[failure(args=[i], queue="rare" if i == 5 else "common")
+                               for i in range(1000)])
+    failures = Admin(url).failures
+    assert failures.scan("rare", budget=300, chunk=100) == ([], 700)
+    assert failures.scan("rare", before=700, budget=300, chunk=100) == ([], 400)
+    found, more = failures.scan("rare", before=100, budget=300, chunk=100)
+    assert [e.index for e in found] == [5] and more is None
+    # the matching a page's action uses reads everything, in either order
+    assert [e.index for e in failures.matching("common", chunk=300)][:2] == [999, 998]
+    assert [e.index for e in failures.matching(
+        "common", chunk=300, oldest_first=True)][:6] == [0, 1, 2, 3, 4, 6]
+    assert len(list(failures.matching(class_name="Record", chunk=300))) == 1000
+
+
+def test_the_worker_never_loads_the_dashboard():
+    """`forkq work` registers every command at start (load_commands); the web command's module
+    must not pull the web extra into the worker, nor so into its fork server and children."""
+    import subprocess
+    import sys
+    from harness import ROOT
+    probe = ("import sys; from forkq.cli.app import load_commands; load_commands(); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('werkzeug', 'jinja2', "
+             "'waitress', 'prometheus_client', 'selenium') or m.startswith('forkq.web')))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
