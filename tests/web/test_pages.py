@@ -240,3 +240,29 @@ def test_the_worker_never_loads_the_dashboard():
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_forkq_web_serves_under_its_prefix_and_refuses_a_secret_in_argv(url, r, tmp_path):
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+    from harness import ROOT, worker_env
+    from webkit import WebProcess
+    web = WebProcess(url, "--prefix", "/ops/forkq/")
+    try:
+        page = urllib.request.urlopen(web.base + "/ops/forkq/queues", timeout=10).read()
+        assert b'href="/ops/forkq/failed"' in page
+        try:
+            urllib.request.urlopen(web.base + "/queues", timeout=10)
+            raise AssertionError("served outside its prefix")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+    finally:
+        web.stop()
+    assert "http://127.0.0.1:%d/ops/forkq/" % web.port in web.output()
+    done = subprocess.run([sys.executable, "-m", "forkq", "web", "--auth", "ops:pw",
+                           "--redis-url", url], env=worker_env(url), cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "FORKQ_WEB_AUTH" in done.stderr
+    assert "ops:pw" not in done.stderr
