@@ -14,8 +14,10 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _need_extra():
+    import importlib
     try:
-        import jinja2, prometheus_client, waitress, werkzeug  # noqa: E401,F401
+        for name in ("werkzeug", "jinja2", "waitress", "prometheus_client"):
+            importlib.import_module(name)
     except ImportError as exc:
         click.echo("forkq: %s: this command needs the web extra: pip install 'forkq[web]'"
                    % exc, err=True)

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from harness import enqueue_raw, pop
-from webkit import WebProcess, browser, failure, screenshot  # noqa: F401 (browser: fixture)
+from webkit import WebProcess, failure, screenshot
 
 HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
 

@@ -10,7 +10,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 from harness import enqueue_raw
-from webkit import client, failure  # noqa: F401 (client is a fixture)
+from webkit import failure
 
 from forkq.web import create_app
 from forkq.web.present import digest
