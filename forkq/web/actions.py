@@ -48,8 +48,9 @@ def failed_retry(app, request, index):
         queue = failures.retry(index, requeue_to, expected=entry.raw)
     except EntryChanged:
         return _back(app, request, done="changed", n=index)
-    except ValueError as exc:
-        return _back(app, request, done="not_retried", n=index, arg=str(exc))
+    except ValueError as exc:  # no class, or no queue: the CLI's words, the page's control
+        reason = str(exc).replace("use --requeue-to", "use Retry onto another queue")
+        return _back(app, request, done="not_retried", n=index, arg=reason)
     return _back(app, request, done="retried", n=1, arg=queue)
 
 

@@ -266,3 +266,16 @@ def test_forkq_web_serves_under_its_prefix_and_refuses_a_secret_in_argv(url, r, 
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "FORKQ_WEB_AUTH" in done.stderr
     assert "ops:pw" not in done.stderr
+
+
+def test_an_entry_without_a_queue_is_not_retried_until_given_one(client, r):
+    entry = json.loads(failure(args=["lost"]))
+    del entry["queue"]
+    r.rpush("resque:failed", json.dumps(entry))
+    shown = digest(r.lindex("resque:failed", 0))
+    done = client.post_form("/failed/0/retry", {"digest": shown, "back": "/failed/0"})
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "was not retried" in page and "use Retry onto another queue" in page
+    assert r.smembers("resque:queues") == set()
+    client.post_form("/failed/0/retry", {"digest": shown, "requeue_to": "found"})
+    assert r.lrange("resque:queue:found", 0, -1) == [b'{"class":"Record","args":["lost"]}']
