@@ -68,12 +68,16 @@ def _filters(request):
 
 
 def failed_retry_all(app, request):
-    """resque-web's Retry all (every entry, retried ones too), or only the entries the
-    queue/class filters match. Each is retried as it was read, by its own checked write."""
+    """resque-web's Retry all (every entry the page counted, retried ones too), or only the
+    entries the queue/class filters match. Each is retried as it was read, by its own checked
+    write."""
     failures = app.admin.failures
     queue, class_name = _filters(request)
+    shown = present.int_arg(request.form, "count", None)  # failures that came later wait
     done = skipped = 0
     for entry in failures.matching(queue, class_name, oldest_first=True):
+        if shown is not None and entry.index >= shown:
+            break
         try:
             failures.retry(entry.index, None, expected=entry.raw)
             done += 1

@@ -279,3 +279,13 @@ def test_an_entry_without_a_queue_is_not_retried_until_given_one(client, r):
     assert r.smembers("resque:queues") == set()
     client.post_form("/failed/0/retry", {"digest": shown, "requeue_to": "found"})
     assert r.lrange("resque:queue:found", 0, -1) == [b'{"class":"Record","args":["lost"]}']
+
+
+def test_retry_all_retries_the_entries_the_page_counted(client, r):
+    r.rpush("resque:failed", failure(args=[1]), failure(args=[2]))
+    count = re.search(r'action="/failed/retry-all".*?name="count" value="(\d+)"',
+                      client.get("/failed").get_data(as_text=True), re.S).group(1)
+    r.rpush("resque:failed", failure(args=[3]))  # failed after the page was shown
+    done = client.post_form("/failed/retry-all", {"count": count})
+    assert "done=retried&n=2" in done.headers["Location"]
+    assert [json.loads(x)["args"] for x in r.lrange("resque:queue:webq", 0, -1)] == [[1], [2]]
