@@ -52,6 +52,9 @@ def test_every_page_renders_and_escapes_what_redis_holds(client, r):
 def test_pages_stay_right_with_bad_bytes_and_entries_that_are_not_json(client, r):
     r.rpush("resque:failed", b"\xff\xfenot json", b"[1,2]", failure(error="caf\xe9"),
             failure().encode()[:-1] + b',"error2":"\xc3"}')
+    r.rpush("resque:failed", json.dumps({"failed_at": "garbage", "payload": "not an object",
+                                         "backtrace": "a string", "worker": 42, "queue": 7,
+                                         "error": None, "retried_at": {"odd": True}}))
     enqueue_raw(r, "bin", b"\xffraw job")
     enqueue_raw(r, "bin", b'"a string"')
     html = client.get("/failed").get_data(as_text=True)
@@ -59,6 +62,9 @@ def test_pages_stay_right_with_bad_bytes_and_entries_that_are_not_json(client, r
     assert client.get("/failed/0").status_code == 200
     assert "\\xff\\xfenot json" in client.get("/failed/0").get_data(as_text=True)
     assert client.get("/failed/3").status_code == 200  # invalid UTF-8 inside JSON
+    odd = client.get("/failed/4").get_data(as_text=True)
+    assert "garbage" in odd and "a string" in odd and "/failed/4/retry" not in odd
+    assert "garbage" in client.get("/failed").get_data(as_text=True)
     queue = client.get("/queue?name=bin").get_data(as_text=True)
     assert "not a job: \\xffraw job" in queue and 'not a job: &#34;a string&#34;' in queue
     # an unreadable entry has no Retry button (nothing to retry), only Remove
