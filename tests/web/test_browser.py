@@ -160,7 +160,7 @@ def test_the_pages_refresh_themselves_and_times_read_relative(browser, web, r):
     for path, name in (("/working", "working"), ("/workers", "workers"),
                        ("/worker?id=" + wid, "worker"), ("/queues", "queues"),
                        ("/stats", "stats"), ("/stats/redis", "stats_redis"),
-                       ("/stats/keys", "stats_keys")):
+                       ("/stats/keys", "stats_keys"), ("/stats/key?key=queue:webq", "stats_key")):
         browser.get(web.base + path)
         assert status(browser) == 200, path
         screenshot(browser, name)
