@@ -89,9 +89,9 @@ class ForkqCollector:
                        stats["failed_counter"])
         yield _gauge("forkq_failed_jobs", "Entries in the failed list (LLEN failed, the number "
                                           "resque-web shows)", stats["failed"])
-        scheduled = admin.delayed_backlog(now)
+        scheduled = admin.delayed_due(now)
         yield _gauge("forkq_delayed_jobs", "Delayed jobs waiting (resque-scheduler's "
-                                           "delayed:<ts> lists)", scheduled["jobs"])
+                                           "delayed:<ts> lists)", stats.get("delayed", 0))
         yield _gauge("forkq_delayed_due_jobs", "Delayed jobs whose time has come and that no "
                                                "scheduler has enqueued yet", scheduled["due"])
         yield _gauge("forkq_scheduler_lag_seconds", "How long the oldest due delayed job has "
