@@ -3,6 +3,7 @@
 
     python bench/web_pages.py              # both: in-process (WSGI) and over HTTP (forkq web)
     python bench/web_pages.py --runs 50 --json OUT
+    python bench/web_pages.py --smoke      # 10 queues, 5 workers, 200 failed: checks it runs
 
 It starts its own redis-server on a free loopback port (bench/redisproc.py), fills it, then
 times each page RUNS times, first called in-process through the WSGI app (the app's own time:
@@ -32,17 +33,17 @@ QUEUES, WORKERS, FAILED = 1000, 100, 100_000
 TARGET_MS = 100.0
 
 
-def fill(r):
+def fill(r, queues=QUEUES, workers=WORKERS, failed=FAILED):
     now = int(r.time()[0])
     pipe = r.pipeline(transaction=False)
-    for q in range(QUEUES):
+    for q in range(queues):
         name = "q%03d" % q
         pipe.sadd("resque:queues", name)
         pipe.rpush("resque:queue:" + name, *[json.dumps(
             {"class": "Jobs::Mailer%d" % (i % 7), "args": [i, {"user": i * 7}],
              "enqueued_at": now - 60}) for i in range(5 + q % 20)])
     pipe.execute()
-    for w in range(WORKERS):
+    for w in range(workers):
         wid = "host%02d:%d:q%03d,q%03d" % (w % 10, 1000 + w, w, w + 1)
         pipe.sadd("resque:workers", wid)
         pipe.set("resque:worker:%s:started" % wid, time.strftime(
@@ -58,27 +59,27 @@ def fill(r):
                  "payload": {"class": "Jobs::Mailer1", "args": [w]}}))
     pipe.execute()
     backtrace = ["/app/jobs/mailer.py:%d:in `perform'" % i for i in range(12)]
-    for start in range(0, FAILED, 5000):
+    for start in range(0, failed, 5000):
         pipe.rpush("resque:failed", *[json.dumps(
-            {"failed_at": time.strftime("%Y/%m/%d %H:%M:%S UTC", time.gmtime(now - FAILED + i)),
+            {"failed_at": time.strftime("%Y/%m/%d %H:%M:%S UTC", time.gmtime(now - failed + i)),
              "payload": {"class": "Jobs::Mailer%d" % (i % 7), "args": [i, {"user": i}]},
              "exception": "SMTPError", "error": "connection refused by mx%d" % (i % 5),
-             "backtrace": backtrace, "worker": "host01:1001:q%03d" % (i % QUEUES),
-             "queue": "q%03d" % (i % QUEUES)}, separators=(",", ":"))
-            for i in range(start, min(start + 5000, FAILED))])
+             "backtrace": backtrace, "worker": "host01:1001:q%03d" % (i % queues),
+             "queue": "q%03d" % (i % queues)}, separators=(",", ":"))
+            for i in range(start, min(start + 5000, failed))])
         pipe.execute()
     pipe.set("resque:stat:processed", 12345678)
-    pipe.set("resque:stat:failed", FAILED)
+    pipe.set("resque:stat:failed", failed)
     pipe.execute()
     return "host01:1001:q001,q002"
 
 
-def pages(worker):
-    last = -(-FAILED // 20)
+def pages(worker, failed=FAILED):
+    last = -(-failed // 20)
     return [
         ("Overview", "/"), ("Overview (live part)", "/?partial=1"), ("Working", "/working"),
         ("Failed, page 1", "/failed"), ("Failed, middle page", "/failed?page=%d" % (last // 2)),
-        ("Failed, last page", "/failed?page=%d" % last), ("Failed, one entry", "/failed/50000"),
+        ("Failed, last page", "/failed?page=%d" % last), ("Failed, one entry", "/failed/%d" % (failed // 2)),
         ("Failed ?class= (1 in 7)", "/failed?class=Jobs::Mailer3"),
         ("Failed ?queue= (1 in 1,000)", "/failed?queue=q500"),
         ("Failed ?queue= (no match: 40,000 read)", "/failed?queue=nosuch"),
@@ -101,13 +102,13 @@ def timed(fetch, runs):
             "p95_ms": took[min(len(took) - 1, int(round(0.95 * (len(took) - 1))))]}
 
 
-def in_process(url, worker, runs):
+def in_process(url, worker, runs, failed):
     from werkzeug.test import Client
 
     from forkq.web import create_app
     client = Client(create_app(redis_url=url))
     out = {}
-    for name, path in pages(worker):
+    for name, path in pages(worker, failed):
         def fetch(path=path):
             response = client.get(path)
             assert response.status_code == 200, (path, response.status_code)
@@ -116,7 +117,7 @@ def in_process(url, worker, runs):
     return out
 
 
-def over_http(url, worker, runs):
+def over_http(url, worker, runs, failed):
     with __import__("socket").socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -136,7 +137,7 @@ def over_http(url, worker, runs):
                     raise RuntimeError("forkq web did not start")
                 time.sleep(0.05)
         out = {}
-        for name, path in pages(worker):
+        for name, path in pages(worker, failed):
             quoted = urllib.request.quote(path, safe="/?=&:,")
             out[name] = timed(lambda: urllib.request.urlopen(base + quoted, timeout=30).read(),
                               runs)
@@ -150,20 +151,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="timed fetches of each page")
     parser.add_argument("--json", metavar="OUT", help="also write the figures here")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny installation and 2 runs: checks that everything works")
     args = parser.parse_args()
+    sizes = (10, 5, 200) if args.smoke else (QUEUES, WORKERS, FAILED)
+    runs = 2 if args.smoke else args.runs
     server = RedisServer()
     try:
         began = time.monotonic()
-        worker = fill(server.r)
+        worker = fill(server.r, *sizes)
         print("filled %d queues, %d workers, %d failed in %.1f s (redis %s, load %.2f)"
-              % (QUEUES, WORKERS, FAILED, time.monotonic() - began, server.version,
-                 os.getloadavg()[0]), file=sys.stderr)
-        results = {"in_process": in_process(server.url, worker, args.runs),
-                   "http": over_http(server.url, worker, args.runs)}
+              % (sizes + (time.monotonic() - began, server.version, os.getloadavg()[0])),
+              file=sys.stderr)
+        results = {"in_process": in_process(server.url, worker, runs, sizes[2]),
+                   "http": over_http(server.url, worker, runs, sizes[2])}
     finally:
         server.stop()
     print("%-40s %22s %22s" % ("page (ms: median / p95)", "in-process (WSGI)", "HTTP (waitress)"))
-    for name, _path in pages(worker):
+    for name, _path in pages(worker, sizes[2]):
         cells = []
         for where in ("in_process", "http"):
             m = results[where][name]
@@ -172,8 +177,8 @@ def main():
         print("%-40s %22s %22s" % (name, cells[0], cells[1]))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(results, queues=QUEUES, workers=WORKERS, failed=FAILED,
-                           runs=args.runs, target_ms=TARGET_MS), fh, indent=2)
+            json.dump(dict(results, queues=sizes[0], workers=sizes[1], failed=sizes[2],
+                           runs=runs, target_ms=TARGET_MS), fh, indent=2)
 
 
 if __name__ == "__main__":
