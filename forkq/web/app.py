@@ -66,6 +66,9 @@ class Dashboard:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             response = self.error(request, 503, "Redis at %s cannot be reached: %s"
                                   % (self.admin.server, exc))
+        except redis.RedisError as exc:  # a key of another type than Resque's, say
+            response = self.error(request, 500, "Redis at %s refused a read or write of this "
+                                  "page: %s" % (self.admin.server, exc))
         for name, value in security.HEADERS:
             response.headers.setdefault(name, value)
         return response(environ, start_response)

@@ -295,3 +295,11 @@ def test_retry_all_retries_the_entries_the_page_counted(client, r):
     done = client.post_form("/failed/retry-all", {"count": count})
     assert "done=retried&n=2" in done.headers["Location"]
     assert [json.loads(x)["args"] for x in r.lrange("resque:queue:webq", 0, -1)] == [[1], [2]]
+
+
+def test_a_key_of_the_wrong_type_is_an_error_page_not_a_crash(client, r):
+    r.set("resque:failed", "not a list")
+    page = client.get("/failed")
+    assert page.status_code == 500 and "WRONGTYPE" in page.get_data(as_text=True)
+    assert client.get("/queues").status_code == 500
+    assert client.get("/workers").status_code == 200  # the pages that do not read it work
