@@ -97,11 +97,20 @@ def failed(app, request):
         page = pages.page
         context["pages"] = pages
         context["total"] = total
-        if total:  # what Clear may clear: the entries up to the newest one shown
-            newest = entries[0] if entries and page == 1 else admin.failures.get(total - 1)
+        newest = entries[0] if entries and page == 1 else _newest(admin.failures, total)
+        if newest is not None:  # what Clear may clear: the entries up to the newest shown
             context["clear"] = {"count": newest.index + 1, "digest": present.digest(newest.raw)}
+        else:
+            context["total"] = 0
     context["entries"] = [_failed_row(e) for e in entries]
     return Page("failed.html", context)
+
+
+def _newest(failures, total):
+    try:
+        return failures.get(total - 1) if total else None
+    except IndexError:  # the list shrank since it was counted
+        return None
 
 
 def _failed_row(entry):
