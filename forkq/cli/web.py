@@ -68,9 +68,17 @@ def web(ctx, bind, read_only, auth_file, auth_env, prefix, refresh, threads, red
     """Serve the dashboard: resque-web's Overview, Working, Failed, Queues, Workers and Stats
     pages with their actions, and /metrics for Prometheus.
 
-    State changes are POSTs that carry a CSRF token; --read-only removes them. Every string
-    from Redis is shown as text. The app is also a WSGI factory, forkq.web.create_app(), to
-    mount in another Python web app."""
+    Failed lists newest first, 20 a page, filtered by queue and class, with Retry, Retry onto
+    another queue, Remove, Retry all, Clear and Clear retried; Queues shows each queue's jobs
+    and removes a queue; the live parts of a page refresh themselves every --refresh seconds.
+
+    State changes are POSTs that carry a CSRF token, and an action on a failed entry acts only
+    if the entry is still the one the page showed; --read-only removes every action. Every
+    string from Redis is shown as text.
+
+    To mount the pages in another Python web app instead, call forkq.web.create_app(): a WSGI
+    app that builds its links from SCRIPT_NAME, for example under /forkq with werkzeug's
+    DispatcherMiddleware."""
     if ctx.get_parameter_source("auth_env") == ParameterSource.COMMANDLINE:
         raise click.UsageError("a secret on the command line is visible to every user of the "
                                "host: put USER:PASS in a file (--auth-file) or FORKQ_WEB_AUTH")
