@@ -303,3 +303,13 @@ def test_a_key_of_the_wrong_type_is_an_error_page_not_a_crash(client, r):
     assert page.status_code == 500 and "WRONGTYPE" in page.get_data(as_text=True)
     assert client.get("/queues").status_code == 500
     assert client.get("/workers").status_code == 200  # the pages that do not read it work
+
+
+def test_bind_defaults_to_loopback():
+    import click
+    from forkq.cli.web import parse_bind
+    assert parse_bind("5678") == ("127.0.0.1", 5678) == parse_bind(":5678")
+    assert parse_bind("[::1]:80") == ("::1", 80)
+    assert parse_bind("0.0.0.0:9000") == ("0.0.0.0", 9000)
+    with pytest.raises(click.BadParameter):
+        parse_bind("localhost:http")
