@@ -74,8 +74,14 @@ def csrf_refusal(request):
     if len(cookie) < 32 or not _same(form, cookie):
         return "the form's CSRF token is missing or wrong (reload the page and try again)"
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
-        return "the request came from another origin (%s)" % origin
+    if origin and origin != "null":
+        # Behind a reverse proxy the browser's host may reach us as X-Forwarded-Host; a header
+        # only allows here, and a page of another site cannot set it on a form's POST.
+        hosts = {request.host} | {h.strip() for h in request.headers.get(
+            "X-Forwarded-Host", "").split(",") if h.strip()}
+        if origin.split("://", 1)[-1] not in hosts:
+            return ("the request came from another origin (%s); behind a proxy, pass the "
+                    "browser's Host (or X-Forwarded-Host) on" % origin)
     return None
 
 

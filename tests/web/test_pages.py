@@ -161,6 +161,10 @@ def test_a_post_without_the_csrf_token_or_from_another_origin_changes_nothing(cl
     other = client.post("/failed/clear", data={"csrf": token, "count": "1"},
                         headers={"Origin": "http://evil.example"})
     assert other.status_code == 403 and "another origin" in other.get_data(as_text=True)
+    proxied = client.post("/failed/clear-retried", data={"csrf": token},
+                          headers={"Origin": "https://ops.example", "X-Forwarded-Host":
+                                   "ops.example"})
+    assert proxied.status_code == 303  # the proxy said which host the browser used
     assert client.get("/failed/0/retry").status_code == 405  # never a state change by GET
     assert r.llen("resque:failed") == 1
 
