@@ -317,3 +317,12 @@ def test_bind_defaults_to_loopback():
     assert parse_bind("0.0.0.0:9000") == ("0.0.0.0", 9000)
     with pytest.raises(click.BadParameter):
         parse_bind("localhost:http")
+
+
+def test_workers_of_several_hosts_are_grouped_by_host(client, r):
+    r.sadd("resque:workers", "b-host:2:q", "a-host:1:q", "a-host:3:q")
+    html = client.get("/workers").get_data(as_text=True)
+    assert "on 2 hosts" in html
+    groups = re.findall(r'<tr class="host"><th colspan="10">([^<]+)</th>', html)
+    assert groups == ["a-host", "b-host"]
+    assert html.index("a-host:3:q") < html.index("b-host</th>") < html.index("b-host:2:q")
