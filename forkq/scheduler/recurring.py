@@ -102,8 +102,8 @@ class Recurring:
             self.fired += count
             entry.last_raw = new_last.encode()
             entry.next_slot = schedule.next_after(slot)
-            self.log.event("fired", "queued %s (%s)%s" % (
-                schedule.class_name, schedule.name, " x%d (missed fires)" % count
+            self.log.event("fired" if count == 1 else "schedules", "queued %s (%s)%s" % (
+                schedule.class_name, schedule.name, " x%d: missed fires caught up" % count
                 if count > 1 else ""), queue=queue or None)
             if not queue:
                 self.log.event("failed", "schedule %s has no queue; its fire is in failed"
