@@ -40,6 +40,33 @@ def _json_arg(text):
         return text
 
 
+def enqueue_later(admin, class_name, values, queue, at, delay, as_json):
+    """`forkq enqueue --at TIME / --in SECONDS`: forkq.enqueue_at / enqueue_in."""
+    from forkq.api import delayed as api
+    if at is not None and delay is not None:
+        raise click.UsageError("give --at or --in, not both")
+    try:
+        if at is not None:
+            pushed = api.enqueue_at(wire.parse_at(at), class_name, *values, queue=queue,
+                                    connection=admin.redis, namespace=admin.keys.prefix.rstrip(":"))
+        else:
+            pushed = api.enqueue_in(delay, class_name, *values, queue=queue,
+                                    connection=admin.redis, namespace=admin.keys.prefix.rstrip(":"))
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc))
+    from forkq.api.registry import lookup
+    spec = lookup(class_name)
+    result = {"enqueued": True, "class": class_name, "args": values,
+              "queue": queue or (spec.queue if spec else None),
+              "timestamp": pushed.timestamp, "at": _when(pushed.timestamp),
+              "delayed": pushed.delayed}
+    emit(result, as_json, lambda r: click.echo(
+        "delayed %s %s on %s until %s (%d)" % (class_name, wire.encode(values), r["queue"],
+                                               r["at"], r["timestamp"]) if r["delayed"] else
+        "enqueued %s %s on %s (its time has come)" % (class_name, wire.encode(values),
+                                                      r["queue"])))
+
+
 @cli.group()
 def delayed():
     """Delayed jobs (resque-scheduler's delayed_queue_schedule and delayed:<ts>), as
@@ -96,8 +123,9 @@ def delayed_show(timestamp, redis_url, namespace, as_json):
               help="The job's queue (default: its registered one, with --require), part of "
                    "what is matched, as in Ruby. [env: FORKQ_QUEUE]")
 @click.option("--at", "timestamp", type=int, default=None, metavar="TIMESTAMP",
+              envvar="FORKQ_AT",
               help="Only the copy due at this epoch second (resque-web's cancel); default: "
-                   "every copy (Ruby's remove_delayed).")
+                   "every copy (Ruby's remove_delayed). [env: FORKQ_AT]")
 @click.option("-r", "--require", "requires", multiple=True, envvar="FORKQ_REQUIRE",
               help="Import these modules first, for the job's default queue. "
                    "[env: FORKQ_REQUIRE]")
@@ -132,7 +160,8 @@ def delayed_remove(class_name, args, queue, timestamp, requires, redis_url, name
 
 
 @delayed.command("clear")
-@click.option("--yes", is_flag=True, help="Do it (without this, nothing is removed).")
+@click.option("--yes", is_flag=True, envvar="FORKQ_YES",
+              help="Do it (without this, nothing is removed). [env: FORKQ_YES]")
 @connection_options
 @json_option
 def delayed_clear(yes, redis_url, namespace, as_json):

@@ -79,18 +79,25 @@ def schedule_list(redis_url, namespace, as_json):
 
 @schedule.command("add")
 @click.argument("name")
-@click.option("--cron", metavar="EXPR", help="Cron expression: 5 fields, or 6 with seconds "
-              "first (rufus-scheduler's), optionally ending in a time zone name.")
-@click.option("--every", metavar="DURATION", help="Fixed period: 30s, 5m, 1h30m, 2d, 1w.")
-@click.option("--class", "class_name", metavar="CLASS", help="Job class (default: NAME).")
-@click.option("-q", "--queue", help="Queue the job goes to (default: the job's own, with "
-              "--require).")
-@click.option("--args", "args_json", metavar="JSON", default=None,
+@click.option("--cron", metavar="EXPR", envvar="FORKQ_CRON",
+              help="Cron expression: 5 fields, or 6 with seconds first (rufus-scheduler's), "
+                   "optionally ending in a time zone name. [env: FORKQ_CRON]")
+@click.option("--every", metavar="DURATION", envvar="FORKQ_EVERY",
+              help="Fixed period: 30s, 5m, 1h30m, 2d, 1w (whole seconds, at least 1). "
+                   "[env: FORKQ_EVERY]")
+@click.option("--class", "class_name", metavar="CLASS", envvar="FORKQ_CLASS",
+              help="Job class (default: NAME). [env: FORKQ_CLASS]")
+@click.option("-q", "--queue", envvar="FORKQ_QUEUE",
+              help="Queue the job goes to (default: the job's own, with --require). "
+                   "[env: FORKQ_QUEUE]")
+@click.option("--args", "args_json", metavar="JSON", default=None, envvar="FORKQ_ARGS",
               help="The job's args as JSON: an array, or one value (a hash is passed as one "
-                   "argument, as Ruby does).")
-@click.option("--tz", metavar="ZONE", help="Time zone of --cron (IANA name, e.g. "
-              "Europe/Berlin); written into the cron line as rufus-scheduler reads it.")
-@click.option("--description", metavar="TEXT", help="Shown by resque-web's Schedule tab.")
+                   "argument, as Ruby does). [env: FORKQ_ARGS]")
+@click.option("--tz", metavar="ZONE", envvar="FORKQ_TZ",
+              help="Time zone of --cron (IANA name, e.g. Europe/Berlin); written into the "
+                   "cron line as rufus-scheduler reads it. [env: FORKQ_TZ]")
+@click.option("--description", metavar="TEXT", envvar="FORKQ_DESCRIPTION",
+              help="Shown by resque-web's Schedule tab. [env: FORKQ_DESCRIPTION]")
 @click.option("-r", "--require", "requires", multiple=True, envvar="FORKQ_REQUIRE",
               help="Import these modules first, for the job's default queue. "
                    "[env: FORKQ_REQUIRE]")
@@ -148,8 +155,8 @@ def schedule_remove(names, redis_url, namespace, as_json):
 
 @schedule.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--replace", is_flag=True, help="Also remove the schedules the file does not "
-              "name.")
+@click.option("--replace", is_flag=True, envvar="FORKQ_REPLACE",
+              help="Also remove the schedules the file does not name. [env: FORKQ_REPLACE]")
 @click.option("-r", "--require", "requires", multiple=True, envvar="FORKQ_REQUIRE",
               help="Import these modules first, for the jobs' default queues. "
                    "[env: FORKQ_REQUIRE]")

@@ -102,6 +102,19 @@ class SchedulingAdmin:
         return sum(pipe.execute()[0::2])
 
     # -- who schedules ----------------------------------------------------------------------
+    def overview(self, now):
+        """What `forkq info` adds: the next delayed job's time, the master lock's holder and
+        forkq's schedulers, each only when there is something to say."""
+        out = {}
+        nxt = self.next_due()
+        if nxt is not None:
+            out["delayed_next"] = nxt
+        who = self.schedulers(now)
+        if who["master"] or who["schedulers"]:
+            out["scheduler_master"] = who["master"]
+            out["schedulers"] = who["schedulers"]
+        return out
+
     def schedulers(self, now):
         """The master lock's value and forkq's running schedulers (stale entries left out)."""
         holder = self.redis.get(self.lock_key)
@@ -113,7 +126,6 @@ class SchedulingAdmin:
                 continue
             if not isinstance(entry, dict) or now - (entry.get("heartbeat") or 0) > STALE_AFTER:
                 continue
-            entry["role"] = "master" if holder == field else "standby"
-            rows.append(entry)
+            rows.append(entry)  # its role as it last wrote it (its lock prefix may differ)
         return {"master": holder.decode("utf-8", "replace") if holder else None,
                 "lock": self.lock_key, "schedulers": rows}
