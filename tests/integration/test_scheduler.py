@@ -136,3 +136,14 @@ def test_worker_with_scheduler_moves_and_performs(r, spawn_worker):
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     assert not r.exists(LOCK)
+
+
+def test_a_move_wakes_an_idle_worker(r, spawn_scheduler, spawn_worker):
+    spawn_worker("-q", "wq", "--interval", "60")  # it would poll only once a minute
+    spawn_scheduler(*FAST)
+    wait_until(lambda: r.smembers("resque:workers"), message="the worker")
+    time.sleep(0.3)  # past its first (empty) reserve: now it waits
+    pushed = forkq.enqueue_in(1, "Record", "woken", queue="wq", connection=r)
+    done = pop(r, "test:done", timeout=10)
+    assert done["args"] == ["woken"]
+    assert redis_now(r) < pushed.timestamp + 2, "the worker slept past the move"
