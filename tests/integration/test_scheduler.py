@@ -6,7 +6,7 @@ import time
 
 import pytest
 from harness import failures, pop, wait_until
-from schedharness import LOCK, spawn_scheduler  # noqa: F401  (a fixture)
+from schedharness import LOCK
 
 import forkq
 

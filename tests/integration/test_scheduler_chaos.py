@@ -7,7 +7,7 @@ import signal
 import time
 
 from harness import wait_until
-from schedharness import LOCK, spawn_scheduler  # noqa: F401  (a fixture)
+from schedharness import LOCK
 
 import forkq
 
