@@ -72,11 +72,53 @@ def test_not_json():
 
 def test_slots_due_counts_missed_fires_within_the_window():
     s = sched({"cron": "* * * * * *", "queue": "q"})
-    assert slots_due(s, 100, 100, 60) == (0, None)
-    assert slots_due(s, 100, 101, 60) == (1, 101)
-    assert slots_due(s, 100, 105, 60) == (5, 105)               # a fail-over's gap
-    assert slots_due(s, 100, 1000, 60) == (61, 1000)            # older ones skipped
-    assert slots_due(s, 0, 10 ** 6, 10 ** 6, cap=5) == (5, 5)   # bounded per tick
+    assert slots_due(s, 101, 100, 60) == (0, None)
+    assert slots_due(s, 101, 101, 60) == (1, 101)
+    assert slots_due(s, 101, 105, 60) == (5, 105)               # a fail-over's gap
+    assert slots_due(s, 101, 1000, 60) == (61, 1000)            # older ones skipped
+    assert slots_due(s, 1, 10 ** 6, 10 ** 6, cap=5) == (5, 5)   # bounded per tick
     hourly = sched({"cron": "0 * * * *", "queue": "q"})
-    assert slots_due(hourly, epoch(2026, 1, 1, 0, 0), epoch(2026, 1, 1, 0, 59), 3600) == \
+    assert slots_due(hourly, epoch(2026, 1, 1, 1, 0), epoch(2026, 1, 1, 0, 59), 3600) == \
         (0, None)
+    every = sched({"every": "30s", "queue": "q"})
+    assert slots_due(every, 1030, 1100, 100) == (3, 1090)
+    assert slots_due(every, 1030, 1100, 60) == (2, 1099)     # 1030 too old: a new phase
+
+
+class FakeStore:
+    def __init__(self, config, last=None):
+        self.config, self.last, self.fired = config, last, []
+
+    def load_schedules(self):
+        return {b"s": self.config}
+
+    def last_enqueued(self, names):
+        return {b"s": self.last}
+
+    def fire(self, me, name, config, last, new_last, slot, queue, payload, count):
+        self.fired.append((slot, count, new_last))
+        return "fired", slot
+
+
+class Log:
+    def event(self, *args, **kw):
+        pass
+
+
+def test_every_fires_one_period_after_it_is_first_seen_then_each_period():
+    from forkq.scheduler.recurring import Recurring
+    store = FakeStore(b'{"every":"1h","class":"C","queue":"q"}')
+    rec = Recurring(store, "me", 240, None, Log())
+    rec.load(1000.5)
+    assert rec.next_due() == 4600
+    assert rec.fire_due(4599) and store.fired == []
+    assert rec.fire_due(4600.2) and store.fired == [(4600, 1, "1970-01-01 01:16:40 +0000")]
+    assert rec.next_due() == 8200
+
+
+def test_a_new_master_counts_from_last_enqueued_at():
+    from forkq.scheduler.recurring import Recurring
+    store = FakeStore(b'{"cron":"* * * * * *","queue":"q"}', b"1970-01-01 00:16:40 +0000")
+    rec = Recurring(store, "me", 240, None, Log())
+    rec.load(1004.3)                       # last fired 1000; the gap 1001..1004 is due
+    assert rec.fire_due(1004.3) and store.fired == [(1004, 4, "1970-01-01 00:16:44 +0000")]
