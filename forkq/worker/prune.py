@@ -28,8 +28,6 @@ from forkq.proc import pidstart
 from forkq.store.client import REDIS_DOWN
 
 PRUNED_MEMO_TTL = 7 * 86400  # how long a prune's record can still be replaced by the truth
-
-
 STARTED_SLACK = 2.0  # seconds of clock skew allowed between :started and the process start
 
 
@@ -109,34 +107,26 @@ def find_gone_here(store, hostname, own_id):
     return dead
 
 
-def find_stale(store, hostname, own_id, prune_interval, now, skip=()):
+def find_stale(store, own_id, prune_interval, now, skip=()):
     """{worker id: (exception, reason)} for workers whose heartbeat is older than the prune
-    interval, but for a worker of this host whose process is known to run (its start stamp
-    matches): alive is alive, however long it has not reached Redis."""
+    interval, on any host (Resque's rule: a worker of this host whose process runs but has
+    not reached Redis for that long is hung or cut off; if it is alive after all, its job's
+    true record replaces the prune's, see own_record)."""
     dead = {}
     for wid, beat in store.heartbeats().items():
         if wid == own_id or not beat or wid in skip:
             continue
         at = wire.parse_time(beat)
-        if at is not None and now - at > prune_interval and \
-                not _known_alive_here(store, hostname, wid):
+        if at is not None and now - at > prune_interval:
             dead[wid] = (errors.PRUNE_DIRTY_EXIT,
                          "heartbeat %s is %d s old" % (beat, now - at))
     return dead
 
 
-def _known_alive_here(store, hostname, wid):
-    host, pid, _queues = wire.parse_worker_id(wid)
-    if host != hostname or pid is None:
-        return False
-    stamp = store.pidstart(wid)
-    return bool(stamp) and pidstart.same_process(pid, stamp) is True
-
-
 def find_dead(store, hostname, own_id, prune_interval, now):
     """[(worker id, exception name, reason)] for every dead worker, without changing anything."""
     dead = find_gone_here(store, hostname, own_id)
-    dead.update(find_stale(store, hostname, own_id, prune_interval, now, skip=dead))
+    dead.update(find_stale(store, own_id, prune_interval, now, skip=dead))
     return [(wid,) + found for wid, found in sorted(dead.items())]
 
 
@@ -202,7 +192,7 @@ def prune_dead_workers(store, hostname, own_id, config, log, sight=None):
     dead = find_gone_here(store, hostname, own_id)
     if (sight is None or sight.may_judge_age(store, config.prune_interval)) and \
             store.acquire_prune_lock(own_id, config.heartbeat_interval):
-        dead.update(find_stale(store, hostname, own_id, config.prune_interval, store.time(),
+        dead.update(find_stale(store, own_id, config.prune_interval, store.time(),
                                skip=dead))
     pruned = []
     for wid, (exception, reason) in sorted(dead.items()):
