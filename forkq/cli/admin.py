@@ -39,16 +39,18 @@ def enqueue(class_name, args, queue, requires, redis_url, namespace, as_json):
     admin = open_admin(redis_url, namespace)
     from forkq.api.enqueue import Producer
     values = [_json_arg(a) for a in args]
+    producer = Producer(admin.redis, admin.keys.prefix.rstrip(":"))
     try:
-        pushed = Producer(admin.redis, admin.keys.prefix.rstrip(":")).enqueue(
-            class_name, *values, queue=queue)
+        pushed = producer.enqueue(class_name, *values, queue=queue)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc))
     result = {"enqueued": bool(pushed), "class": class_name, "args": values,
               "queue": queue or _default_queue(class_name)}
+    if not pushed:
+        result["reason"] = producer.refused or "not enqueued: a before_enqueue hook said no"
     emit(result, as_json, lambda r: click.echo(
         "enqueued %s %s on %s" % (class_name, wire.encode(values), r["queue"])
-        if r["enqueued"] else "not enqueued: a before_enqueue hook said no"))
+        if r["enqueued"] else r["reason"]))
 
 
 def _json_arg(text):

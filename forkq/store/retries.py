@@ -1,0 +1,84 @@
+"""The Redis I/O of automatic retries and unique jobs, apart from the record itself (which
+rides on the cycle and release scripts, lua/effects.lua): a job's start, a unique enqueue,
+the attempt a pruned job had reached, and what `forkq info` shows of pending retries."""
+import json
+
+from forkq.store import scripts
+
+MASTER_LOCK = "resque_scheduler_master_lock"
+
+
+class RetryStore:
+    def __init__(self, redis, keys):
+        self.redis = redis
+        self.keys = keys
+        self._start = redis.register_script(scripts.load("job_start"))
+
+    def start(self, counter, free_lock, hold_lock, ttl):
+        """Count the attempt and take or free the job's lock (lua/job_start.lua). Returns
+        (attempt or None, go on?)."""
+        attempt, go = self._start(args=(self.keys.prefix, counter or "", free_lock or "",
+                                        hold_lock or "", int(ttl or 1)))
+        return (int(attempt) if int(attempt) >= 0 else None), bool(go)
+
+    def attempt(self, counter):
+        """The attempt a job's counter holds (resque-retry reads it the same way for a job
+        that died without reporting: the worker that counted it is gone)."""
+        try:
+            return int(self.redis.get(self.keys.key(counter)) or 0)
+        except ValueError:
+            return 0
+
+    def scheduler_running(self):
+        """Does any scheduler hold resque-scheduler's master lock (ours or Ruby's)? Its key is
+        namespaced twice (contract §12)."""
+        return bool(self.redis.exists(self.keys.key(self.keys.key(MASTER_LOCK))))
+
+
+_UNIQUE_PUSH = scripts.load("unique_push")
+
+
+def push_unique(redis, keys, lock, ttl, queue, payload):
+    """Take a unique job's lock and push it, or refuse (lua/unique_push.lua). Returns
+    (pushed?, seconds the lock still has when refused)."""
+    pushed, ttl_left = redis.register_script(_UNIQUE_PUSH)(
+        args=(keys.prefix, lock, int(ttl), queue, payload))
+    return bool(pushed), int(ttl_left)
+
+
+def pending_retries(redis, keys, working=(), limit=20):
+    """Jobs between a failed attempt and their next one: resque-retry counters not held by a
+    running job (`working`: the counter keys of jobs running now). Returns (count, [{class,
+    attempts, last_error}] for the first `limit`), the last error from resque-retry's
+    suppression record while it lasts."""
+    prefix = keys.key("resque-retry:")
+    pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+    found = []
+    for raw in redis.scan_iter(match=pattern, count=1000):
+        key = raw.decode("utf-8", "replace")[len(keys.prefix):]
+        if key not in working:
+            found.append(key)
+    found.sort()
+    shown = []
+    for key in found[:limit]:
+        pipe = redis.pipeline(transaction=False)
+        pipe.get(keys.key(key))
+        pipe.get(keys.key("failure-" + key))
+        count, failure = pipe.execute()
+        entry = {"class": key.split(":")[1] if key.count(":") else key,
+                 "attempts": _int(count) + 1, "last_error": None}
+        if failure:
+            try:
+                data = json.loads(failure)
+                entry["last_error"] = "%s: %s" % (data.get("exception"), data.get("error"))
+            except (ValueError, AttributeError):
+                pass
+        shown.append(entry)
+    return len(found), shown
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
