@@ -4,8 +4,8 @@ the attempt a pruned job had reached, and what `forkq info` shows of pending ret
 import json
 
 from forkq.store import scripts
-
-MASTER_LOCK = "resque_scheduler_master_lock"
+from forkq.wire import retry_keys
+from forkq.wire.scheduler import master_lock_key
 
 
 class RetryStore:
@@ -29,10 +29,10 @@ class RetryStore:
         except ValueError:
             return 0
 
-    def scheduler_running(self):
+    def scheduler_running(self, lock_prefix=""):
         """Does any scheduler hold resque-scheduler's master lock (ours or Ruby's)? Its key is
         namespaced twice (contract §12)."""
-        return bool(self.redis.exists(self.keys.key(self.keys.key(MASTER_LOCK))))
+        return bool(self.redis.exists(master_lock_key(self.keys.prefix[:-1], lock_prefix)))
 
 
 _UNIQUE_PUSH = scripts.load("unique_push")
@@ -46,27 +46,32 @@ def push_unique(redis, keys, lock, ttl, queue, payload):
     return bool(pushed), int(ttl_left)
 
 
-def pending_retries(redis, keys, working=(), limit=20):
-    """Jobs between a failed attempt and their next one: resque-retry counters not held by a
-    running job (`working`: the counter keys of jobs running now). Returns (count, [{class,
+def pending_retries(redis, keys, limit=20):
+    """Jobs between a failed attempt and their next one: resque-retry counters that no running
+    job holds (a counter exists during a job's first attempt too). Returns (count, [{class,
     attempts, last_error}] for the first `limit`), the last error from resque-retry's
     suppression record while it lasts."""
+    running = set()
+    ids = list(redis.smembers(keys.workers))
+    for claim in (redis.mget([keys.prefix.encode() + b"worker:" + w for w in ids])
+                  if ids else ()):
+        try:
+            payload = json.loads(claim)["payload"]
+            running.add(retry_keys.retry_key(payload["class"], payload["args"]))
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
     prefix = keys.key("resque-retry:")
     pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
-    found = []
-    for raw in redis.scan_iter(match=pattern, count=1000):
-        key = raw.decode("utf-8", "replace")[len(keys.prefix):]
-        if key not in working:
-            found.append(key)
-    found.sort()
+    found = sorted(key for key in (raw.decode("utf-8", "replace")[len(keys.prefix):]
+                                   for raw in redis.scan_iter(match=pattern, count=1000))
+                   if key not in running)
     shown = []
     for key in found[:limit]:
         pipe = redis.pipeline(transaction=False)
         pipe.get(keys.key(key))
-        pipe.get(keys.key("failure-" + key))
+        pipe.get(keys.key(retry_keys.failure_key(key)))
         count, failure = pipe.execute()
-        entry = {"class": key.split(":")[1] if key.count(":") else key,
-                 "attempts": _int(count) + 1, "last_error": None}
+        entry = {"class": key.split(":")[1], "attempts": _int(count) + 1, "last_error": None}
         if failure:
             try:
                 data = json.loads(failure)

@@ -19,11 +19,7 @@ from forkq.api import policies, registry
 from forkq.store.retries import RetryStore
 from forkq.worker.outcome import Outcome
 from forkq.wire import retry_keys
-
-
-def delayed_item(class_name, args, queue):
-    """resque-scheduler's delayed entry: {"class","args","queue"} in Ruby's key order."""
-    return wire.encode({"class": class_name, "args": list(args), "queue": queue})
+from forkq.wire.scheduler import delayed_item
 
 
 class Settlement:
