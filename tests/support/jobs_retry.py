@@ -118,4 +118,6 @@ def while_executing(tag):
 def unique_retry(tag):
     if run_number(tag) == 1:
         raise RuntimeError("first try fails")
+    mark("test:lock_seen:%s" % tag, locked=bool(client().exists(
+        'resque:lock:UniqueRetry:uniq:["%s"]' % tag)))
     mark("test:done", tag=tag)
