@@ -138,6 +138,18 @@ def test_retry_on_and_give_up_on(r, url, spawn_worker):
     assert sorted(e["attempts"] for e in failures(r)) == [1, 1, 6]
 
 
+def test_a_count_a_ruby_worker_left_is_continued(r, url, spawn_worker):
+    """Ruby's resque-retry ran attempts 0-3 of this job and queued the retry: forkq's next
+    attempt is 4, and with retry=5 the job gives up after attempt 5."""
+    r.set(counter_key("FailOnly", "rb", "refused"), 3)
+    spawn_worker(*WORKER)
+    enqueue(url, "FailOnly", "rb", "refused")
+    wait_until(lambda: r.llen("resque:failed") == 1, message="the give-up")
+    assert len(runs(r, "rb")) == 2
+    assert failures(r)[0]["attempts"] == 6
+    assert not r.exists(counter_key("FailOnly", "rb", "refused"))
+
+
 def test_a_pruned_job_is_retried_by_the_worker_that_prunes(r, url, spawn_worker):
     first = spawn_worker(*WORKER)
     enqueue(url, "SleepFirst", "p")
