@@ -42,6 +42,8 @@ def render_overview(data):
                                                       "" if stamps == 1 else "s"))
     if "scheduled" in data:
         click.echo("%-10s %s" % ("scheduled", data["scheduled"]))
+    from forkq.cli.scheduling_view import info_lines
+    info_lines(data)
     click.echo("%-10s %s on %s" % ("namespace", data["namespace"], ", ".join(data["servers"])))
     click.echo("")
     table([(q["queue"], q["size"]) for q in data["queue_sizes"]] + [("failed", data["failed"])],
@@ -114,7 +116,8 @@ def workers(only_working, redis_url, namespace, as_json):
     def render(rows):
         if not everyone:
             click.echo("no workers")
-            return
+            from forkq.cli.scheduling_view import schedulers_table
+            return schedulers_table(admin)
         table([(w["id"], w["host"], w["pid"], ",".join(w["queues"]), w["state"],
                 ("%s on %s since %s" % (w["job"], w["queue"], w["since"])) if w["job"] else "",
                 ("%ss" % w["heartbeat_age"]) if w["heartbeat_age"] is not None else "-",
@@ -123,5 +126,7 @@ def workers(only_working, redis_url, namespace, as_json):
                "PROCESSED", "FAILED"))
         working_count = sum(1 for w in everyone if w["state"] == "working")
         click.echo("%d of %d workers working" % (working_count, len(everyone)))
+        from forkq.cli.scheduling_view import schedulers_table
+        schedulers_table(admin)
 
     emit(rows, as_json, render)

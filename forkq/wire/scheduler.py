@@ -15,6 +15,26 @@ from forkq.wire.payload import encode
 
 LOCK_NAME = "resque_scheduler_master_lock"
 
+# The keys of §12 as forkq uses them; man/build.py and docs/scheduler.rst print this table.
+KEYS = (
+    ("delayed_queue_schedule", "zset of the epoch seconds that have delayed jobs (member = "
+     "score = <ts>)"),
+    ("delayed:<ts>", "list of the jobs due at <ts>: {\"class\",\"args\",\"queue\"} in that "
+     "key order, compact JSON"),
+    ("timestamps:<item>", "set of \"delayed:<ts>\" an identical item is scheduled at; how "
+     "remove_delayed and scheduled_at find a job"),
+    ("persistent_schedules", "hash: schedule name -> JSON config (cron or every, class, queue, "
+     "args, description), in the writer's key order"),
+    ("schedules_changed", "set of schedule names changed since the master last looked"),
+    ("delayed:last_enqueued_at", "hash: schedule name -> its last fire, Ruby's Time#to_s "
+     "(2026-11-30 20:06:35 +0000); a fire's compare-and-set"),
+    ("<ns>:<ns>:[<prefix>:]resque_scheduler_master_lock", "the master lock, namespaced twice as "
+     "Ruby's resque-scheduler names it: value <host>:<pid>, TTL --lock-timeout, renewed every "
+     "tick"),
+    ("forkq:schedulers", "hash: forkq's running schedulers (lock value -> JSON with role and "
+     "heartbeat), for forkq info and forkq workers"),
+)
+
 
 class DelayedKeys:
     """The §12 keys under one namespace (logical names prefixed once, like every Resque key)."""
@@ -81,6 +101,23 @@ def timestamp_of(when):
     if not math.isfinite(when):
         raise ValueError("enqueue_at: %r is not a time" % (when,))
     return math.floor(when)  # Ruby's to_i truncates; a pre-1970 time is never "later"
+
+
+def parse_at(text):
+    """A command line's time: epoch seconds, or ISO 8601 with a zone ("Z" or an offset)."""
+    text = str(text).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z")
+                                               else text)
+    except ValueError:
+        raise ValueError("%r is neither epoch seconds nor an ISO 8601 time" % text) from None
+    if when.tzinfo is None:
+        raise ValueError("%r has no zone: add Z or an offset such as +01:00" % text)
+    return when
 
 
 def delay_of(seconds):

@@ -65,6 +65,10 @@ class Worker(RedisFaults):
         ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
                                 config.jobs_per_child)
         self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
+        self.scheduler = None         # --scheduler: forkq.scheduler.attach
+        if config.scheduler:
+            from forkq.scheduler.attach import attach
+            self.scheduler = attach(self)
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -92,9 +96,14 @@ class Worker(RedisFaults):
                 self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
             for step in (self.children.end_current, self.retire_child,
                          self.children.stop_server, self.flush_pending, self.unregister,
-                         self.run_exit_hooks, log_exit, self.signals.restore):
+                         self.release_scheduler, self.run_exit_hooks, log_exit,
+                         self.signals.restore):
                 self.clean_up(step)
         return code
+
+    def release_scheduler(self):
+        if self.scheduler is not None:
+            self.scheduler.release()
 
     def run_exit_hooks(self):
         self.run_hooks("worker_exit")
@@ -360,6 +369,8 @@ class Worker(RedisFaults):
     # -- waiting and ticks ---------------------------------------------------------
     def wait_fds(self, fds, timeout):
         fds = (self.signals,) + tuple(fds) + self.children.wake_fds()
+        if self.scheduler is not None:  # the scheduler's next tick is a deadline too
+            timeout = min(timeout, self.scheduler.next_at - time.monotonic())
         try:
             select.select(fds, (), (), max(0.0, timeout))
         except InterruptedError:
@@ -383,6 +394,8 @@ class Worker(RedisFaults):
     def tick(self):
         """Heartbeat (and prune) when due: one try, never blocking the loop; while Redis is
         down the next try comes sooner, and the loop's own Redis calls do the backing off."""
+        if self.scheduler is not None:
+            self.scheduler.tick()
         if time.monotonic() < self.next_beat:
             return
         if self.pid == 1:  # a SIGCHLD can be lost (merged, or taken while not reaping)
