@@ -123,7 +123,7 @@ class Worker(RedisFaults):
         self.waker = Waker(self.store, self.plan, self.log)
         self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
         try:
-            self.retries.warn_without_scheduler(getattr(self.config, "scheduler", False))
+            self.retries.warn_without_scheduler(self.config.scheduler, self.config.lock_prefix)
         except REDIS_DOWN:
             pass  # a warning is not worth a wait: the loop finds Redis when it is back
         gc.freeze()  # keep the preloaded heap's pages shared with every child

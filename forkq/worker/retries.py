@@ -228,18 +228,18 @@ class Retries:
             rules.attempt = self.store.attempt(rules.counter)
         return rules.settle(Outcome(False, exception, error), exc)
 
-    def warn_without_scheduler(self, scheduling):
+    def warn_without_scheduler(self, scheduling, lock_prefix=""):
         """Once, at start-up: retries (and deferred while_executing twins) wait in
         resque-scheduler's delayed set, which only a scheduler moves. `scheduling`: this
-        worker runs one itself."""
+        worker runs one itself (--scheduler)."""
         waiting = [s.name for s in map(registry.lookup, registry.registered())
                    if s is not None and (s.retry is not None or
                                          (s.unique is not None and s.unique.mode ==
                                           "while_executing"))]
-        if not waiting or scheduling or self.store.scheduler_running():
+        if not waiting or scheduling or self.store.scheduler_running(lock_prefix):
             return False
         self.log.event("warning", "no scheduler is running (nobody holds resque-scheduler's "
-                       "master lock): retries of %s will wait until one runs (`forkq "
+                       "master lock): retries of %s wait until one runs (`forkq "
                        "scheduler`, `forkq work --scheduler`, or Ruby's resque-scheduler)"
                        % ", ".join(sorted(waiting)))
         return True

@@ -10,18 +10,13 @@ import time
 import jobs_retry  # noqa: F401  (registers the jobs here too: their queues and options)
 import pytest
 from harness import (SUPPORT, failures, pop, registered_id, wait_until, worker_env)
-from mover import Mover
 
 from forkq.wire import retry_keys
 
-WORKER = ("-q", "retry", "-r", "jobs_retry", "--interval", "0.2")
-
-
-@pytest.fixture
-def mover(redis_server, r):
-    moving = Mover(redis_server.client())
-    yield moving
-    moving.stop()
+# the worker moves due delayed jobs itself (forkq work --scheduler: the real mover)
+WORKER = ("-q", "retry", "-r", "jobs_retry", "--interval", "0.2", "--scheduler",
+          "--scheduler-interval", "0.2")
+ALONE = WORKER[:6]  # no scheduler anywhere
 
 
 def runs(r, tag):
@@ -43,7 +38,7 @@ def counter_key(job, *args):
 
 
 @pytest.mark.parametrize("job", ["FlakyRaise", "FlakyTimeout", "FlakyKill"])
-def test_fails_twice_then_succeeds(r, url, spawn_worker, mover, job):
+def test_fails_twice_then_succeeds(r, url, spawn_worker, job):
     worker = spawn_worker(*WORKER)
     tag = job.lower()
     enqueue(url, job, tag, 2)
@@ -66,8 +61,7 @@ def test_fails_twice_then_succeeds(r, url, spawn_worker, mover, job):
         assert all("SIGKILL" in h["error"] for h in hooks)
 
 
-def test_always_failing_job_gives_up_once_after_the_documented_delays(r, url, spawn_worker,
-                                                                      mover):
+def test_always_failing_job_gives_up_once_after_the_documented_delays(r, url, spawn_worker):
     spawn_worker(*WORKER)
     enqueue(url, "AlwaysFail", "af")
     wait_until(lambda: r.llen("resque:failed") == 1, timeout=20, message="the give-up")
@@ -93,7 +87,7 @@ def test_pending_retry_is_resque_retrys_state(r, url, spawn_worker):
     """No scheduler runs: the retry waits in the delayed set, with the counter, the
     suppression record and nothing in `failed`; `forkq info` shows it; the worker said at
     start-up that retries wait on a scheduler."""
-    worker = spawn_worker(*WORKER)
+    worker = spawn_worker(*ALONE)
     enqueue(url, "WaitLong", "w")
     pop(r, "test:runs:w")
     key = counter_key("WaitLong", "w")
@@ -121,7 +115,7 @@ def test_pending_retry_is_resque_retrys_state(r, url, spawn_worker):
 
 def test_no_warning_while_a_scheduler_holds_the_master_lock(r, spawn_worker):
     r.set("resque:resque:resque_scheduler_master_lock", "otherhost:1", ex=30)
-    worker = spawn_worker(*WORKER)
+    worker = spawn_worker(*ALONE)
     registered_id(r, worker.pid)
     time.sleep(0.3)
     assert "no scheduler" not in worker.log

@@ -12,7 +12,6 @@ import jobs_retry  # noqa: F401  (registers the jobs here too: their queues and 
 import pytest
 import redis
 from harness import SUPPORT, pop, wait_until, worker_env
-from mover import Mover
 
 from forkq.api.enqueue import Producer
 from forkq.wire import retry_keys
@@ -92,16 +91,13 @@ def test_a_retried_unique_job_keeps_its_lock_until_it_is_done(r, producer, spawn
     assert producer.enqueue("UniqueRetry", "d") is True
 
 
-def test_while_executing_runs_one_at_a_time(r, redis_server, producer, spawn_worker):
-    mover = Mover(redis_server.client())
-    try:
-        assert producer.enqueue("WhileExecuting", "w") is True
-        assert producer.enqueue("WhileExecuting", "w") is True  # no lock at enqueue
-        workers = [spawn_worker(*WORKER, "--verbose"), spawn_worker(*WORKER, "--verbose")]
-        pop(r, "test:done", timeout=10)
-        pop(r, "test:done", timeout=10)
-    finally:
-        mover.stop()
+def test_while_executing_runs_one_at_a_time(r, producer, spawn_worker):
+    assert producer.enqueue("WhileExecuting", "w") is True
+    assert producer.enqueue("WhileExecuting", "w") is True  # no lock at enqueue
+    workers = [spawn_worker(*WORKER, "--verbose", "--scheduler", "--scheduler-interval", "0.2")
+               for _ in range(2)]  # one is the scheduler's master, one stands by
+    pop(r, "test:done", timeout=10)
+    pop(r, "test:done", timeout=10)
     spans = [json.loads(x) for x in r.lrange("test:spans:w", 0, -1)]
     assert [s["edge"] for s in spans] == ["start", "end", "start", "end"]  # never overlapped
     wait_until(lambda: not r.exists("resque:" + retry_keys.job_lock_key(
