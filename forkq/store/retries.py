@@ -58,7 +58,7 @@ def pending_retries(redis, keys, limit=20):
         try:
             payload = json.loads(claim)["payload"]
             running.add(retry_keys.retry_key(payload["class"], payload["args"]))
-        except (TypeError, ValueError, KeyError, AttributeError):
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
             continue
     prefix = keys.key("resque-retry:")
     pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"

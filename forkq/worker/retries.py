@@ -31,7 +31,7 @@ class Settlement:
     def __init__(self, effects=None, retry_in=None, attempts=None, note=None):
         self.effects = effects or {}
         self.retry_in = retry_in   # seconds to the next try, when one is scheduled
-        self.attempts = attempts   # attempts made, when the job gave up
+        self.attempts = attempts   # attempts made so far (the `failed` entry's, on give-up)
         self.note = note
 
     def failure(self, build):
@@ -57,9 +57,15 @@ class Settlement:
         return json.dumps(self.effects, ensure_ascii=False, separators=(",", ":"))
 
 
+class UnusableArgs(ValueError):
+    """A job's args cannot be re-encoded (a lone surrogate, nesting past Python's recursion
+    limit): it runs without its retry and unique options rather than stop the worker."""
+
+
 class JobRules:
     """The retry and unique options of one job, from its start to its record."""
-    __slots__ = ("spec", "class_name", "args", "queue", "counter", "lock", "attempt")
+    __slots__ = ("spec", "class_name", "args", "queue", "counter", "lock", "attempt",
+                 "payload", "item")
 
     def __init__(self, spec, class_name, args, queue):
         self.spec = spec
@@ -72,13 +78,23 @@ class JobRules:
             key = (retry_keys.queue_lock_key if spec.unique.locks_at_enqueue
                    else retry_keys.job_lock_key)
             self.lock = key(class_name, queue, args)
+        self.payload = wire.job_payload(class_name, args)
+        self.item = delayed_item(class_name, args, queue)
+        for text in (self.counter, self.lock, self.payload, self.item):
+            if text is not None:
+                text.encode("utf-8")  # a lone surrogate ("\ud800" in the JSON) cannot go
         self.attempt = None
 
     @classmethod
     def of(cls, spec, class_name, args, queue):
+        """The rules of a job with retry or unique options, else None. Raises
+        UnusableArgs for args no key or re-encoded job can carry."""
         if spec is None or (spec.retry is None and spec.unique is None):
             return None
-        return cls(spec, class_name, args, queue)
+        try:
+            return cls(spec, class_name, args, queue)
+        except (ValueError, TypeError, RecursionError) as exc:  # UnicodeError is a ValueError
+            raise UnusableArgs("%s: %s" % (type(exc).__name__, exc)) from None
 
     @property
     def mode(self):
@@ -94,9 +110,8 @@ class JobRules:
         return go
 
     def _next_try(self, delay, counter=None):
-        retry = {"delay": delay, "queue": self.queue,
-                 "payload": wire.job_payload(self.class_name, self.args),
-                 "item": delayed_item(self.class_name, self.args, self.queue)}
+        retry = {"delay": delay, "queue": self.queue, "payload": self.payload,
+                 "item": self.item}
         if counter:
             retry["key"] = counter
         return retry
@@ -133,6 +148,13 @@ class JobRules:
             effects["del"] = dels
         return Settlement(effects)
 
+    def given_up(self):
+        """No retry whatever happened: counter and locks go, the failure is written."""
+        dels = [k for k in (self.counter, self.counter and retry_keys.failure_key(self.counter),
+                            self.lock) if k]
+        return Settlement({"del": dels} if dels else {},
+                          attempts=self.attempt + 1 if self.attempt is not None else None)
+
     def _retryable(self, outcome, exc):
         if outcome.retryable is not None:  # the child judged the real exception
             return outcome.retryable
@@ -151,7 +173,7 @@ class JobRules:
             effects["expire"] = [[self.lock, int(math.ceil(delay)) + self.spec.unique.lock_ttl]]
         elif self.mode == "while_executing":
             effects["del"] = [self.lock]
-        return Settlement(effects, retry_in=delay)
+        return Settlement(effects, retry_in=delay, attempts=self.attempt + 1)
 
 
 def parent_exception(outcome):
@@ -189,7 +211,12 @@ class Retries:
     def begin(self, spec, class_name, args, queue):
         """(rules or None, go on?) for a reserved job; one round trip, and only for a job with
         retry or unique options."""
-        rules = JobRules.of(spec, class_name, args, queue)
+        try:
+            rules = JobRules.of(spec, class_name, args, queue)
+        except UnusableArgs as exc:
+            self.log.event("warning", "%s runs without its retry/unique options: its args "
+                           "cannot be re-encoded (%s)" % (class_name, exc))
+            return None, True
         if rules is None:
             return None, True
         return rules, rules.start(self.store)
@@ -201,7 +228,14 @@ class Retries:
         if not outcome.ok and not outcome.requeue and not outcome.reported and spec is not None:
             exc = parent_exception(outcome)
             run_failure_hooks(spec, exc, args, self.log)
-        return rules.settle(outcome, exc) if rules is not None else None
+        if rules is None:
+            return None
+        try:
+            return rules.settle(outcome, exc)
+        except Exception as err:  # a backoff callable that raised: record, never stop
+            self.log.event("error", "retry decision for %s failed (%r): recorded as given up"
+                           % (rules.class_name, err))
+            return rules.given_up()
 
     def settle_pruned(self, queue, raw, exception, error):
         """A job taken from a dead worker: its hooks run here (the pruning worker), and it is

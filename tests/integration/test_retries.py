@@ -9,7 +9,8 @@ import time
 
 import jobs_retry  # noqa: F401  (registers the jobs here too: their queues and options)
 import pytest
-from harness import (SUPPORT, failures, pop, registered_id, wait_until, worker_env)
+from harness import (SUPPORT, enqueue_raw, failures, pop, registered_id, wait_until,
+                     worker_env)
 
 from forkq.wire import retry_keys
 
@@ -170,3 +171,15 @@ def test_the_memory_guard_is_retried(r, url, spawn_worker):
     assert len(runs(r, "m")) == 2
     wait_until(lambda: not r.exists(counter_key("BigFirst", "m")), message="the record")
     assert failures(r) == []
+
+
+def test_args_no_key_can_carry_run_without_the_options(r, url, spawn_worker):
+    """A lone surrogate in the JSON (valid JSON, not valid Unicode text) cannot be re-encoded
+    for a retry or a key: the job runs as a plain one and the worker goes on."""
+    worker = spawn_worker(*WORKER)
+    enqueue_raw(r, "retry", '{"class":"FlakyRaise","args":["\\ud800",1]}')
+    enqueue(url, "FlakyRaise", "after", 0)
+    assert pop(r, "test:done")["tag"] == "after"
+    wait_until(lambda: r.llen("resque:failed") == 1, message="the surrogate job's failure")
+    assert failures(r)[0]["payload"]["class"] == "FlakyRaise"  # the job's own failure
+    assert "cannot be re-encoded" in worker.log and worker.alive()
