@@ -2,6 +2,7 @@
 rides on the cycle and release scripts, lua/effects.lua): a job's start, a unique enqueue,
 the attempt a pruned job had reached, and what `forkq info` shows of pending retries."""
 import json
+import re
 
 from forkq.store import scripts
 from forkq.wire import retry_keys
@@ -71,7 +72,7 @@ def pending_retries(redis, keys, limit=20):
         pipe.get(keys.key(key))
         pipe.get(keys.key(retry_keys.failure_key(key)))
         count, failure = pipe.execute()
-        entry = {"class": key.split(":")[1], "attempts": _int(count) + 1, "last_error": None}
+        entry = {"class": class_of(key), "attempts": _int(count) + 1, "last_error": None}
         if failure:
             try:
                 data = json.loads(failure)
@@ -80,6 +81,14 @@ def pending_retries(redis, keys, limit=20):
                 pass
         shown.append(entry)
     return len(found), shown
+
+
+_DIGEST = re.compile(r":[0-9a-f]{40}$")
+
+
+def class_of(counter):
+    """The class of a resque-retry counter key: resque-retry:<Class>[:<sha1>] ("::" allowed)."""
+    return _DIGEST.sub("", counter[len("resque-retry:"):])
 
 
 def _int(value):

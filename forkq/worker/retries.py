@@ -163,6 +163,7 @@ class JobRules:
         return self.spec.retry.retryable(exc)
 
     def _retry(self, outcome, delay):
+        delay = int(delay) if float(delay).is_integer() else float(delay)  # JSON-able
         retry = self._next_try(delay, self.counter)
         retry["failure_key"] = retry_keys.failure_key(self.counter)
         retry["failure_ttl"] = max(1, int(math.ceil(2 * delay)))  # resque-retry: 2 x delay
@@ -189,7 +190,7 @@ def run_failure_hooks(spec, exc, args, log):
     for hook in spec.hooks.get("on_failure", ()):
         try:
             hook(exc, *args)
-        except Exception as err:
+        except BaseException as err:  # sys.exit() in a hook must not end the worker
             log.event("error", "on_failure hook %s failed: %r"
                       % (getattr(hook, "__name__", hook), err))
 

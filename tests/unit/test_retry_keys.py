@@ -122,3 +122,9 @@ def test_unique_options():
                 {"unique": None, "lock_ttl": 5}):
         with pytest.raises(ValueError):
             UniquePolicy.build(**bad)
+
+
+def test_the_class_of_a_counter_key():
+    from forkq.store.retries import class_of
+    assert class_of(retry_keys.retry_key("Mailers::Signup", [1])) == "Mailers::Signup"
+    assert class_of(retry_keys.retry_key("Mailers::Signup", [])) == "Mailers::Signup"
