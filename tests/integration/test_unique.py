@@ -80,6 +80,21 @@ def test_a_crashed_worker_leaves_the_lock_only_until_its_ttl(r, producer, spawn_
     assert producer.enqueue("UntilExecuted", "c") is True
 
 
+def test_the_worker_that_prunes_a_dead_one_frees_its_jobs_lock(r, producer, spawn_worker):
+    assert producer.enqueue("UntilExecutedLong", "p") is True  # lock_ttl=600
+    first = spawn_worker(*WORKER)
+    pop(r, "test:started")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(5)
+    assert producer.enqueue("UntilExecutedLong", "p") is False
+    r.delete("resque:pruning_dead_workers_in_progress")  # the first one's prune period is over
+    spawn_worker(*WORKER)  # prunes at start-up: the job failed (DirtyExit), its lock goes
+    wait_until(lambda: r.llen("resque:failed") == 1, message="the pruned job's record")
+    assert not r.exists(lock_of("UntilExecutedLong", "p"))
+    assert producer.enqueue("UntilExecutedLong", "p") is True
+    go(r, "p")
+
+
 def test_a_retried_unique_job_keeps_its_lock_until_it_is_done(r, producer, spawn_worker):
     assert producer.enqueue("UniqueRetry", "d") is True
     spawn_worker(*WORKER)

@@ -105,6 +105,11 @@ def until_executed(tag, outcome="ok"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+@forkq.job(name="UntilExecutedLong", queue="uniq", unique="until_executed", lock_ttl=600)
+def until_executed_long(tag):
+    _held(tag)
+
+
 @forkq.job(name="WhileExecuting", queue="uniq", unique="while_executing", lock_ttl=30)
 def while_executing(tag):
     run_number(tag)
