@@ -13,6 +13,22 @@ import re
 
 from forkq.wire.payload import _ruby_float
 
+# Every key retries and unique jobs write, under the namespace (forkq-work(1) lists them).
+KEYS = (
+    ("resque-retry:<Class>[:<sha1>]", "a job's attempt counter, resque-retry's: SETNX -1 and "
+     "INCR as an attempt starts (the first is 0), DEL on success and on give-up; sha1 of Ruby's "
+     "args.join('-'), none when that is empty, whitespace taken out of the key"),
+    ("failure-resque-retry:<Class>[:<sha1>]", "the last failure while a retry waits (no "
+     "`failed` entry then), SETEX 2 x the delay, as resque-retry's "
+     "MultipleWithRetrySuppression"),
+    ("delayed:<ts>, timestamps:<item>, delayed_queue_schedule", "the next try, a "
+     "resque-scheduler delayed job at Redis TIME + the delay (a scheduler moves it)"),
+    ("lock:<Class>:<queue>:<args JSON>", "unique=until_executing/until_executed: node-resque "
+     "QueueLock's lock, from enqueue; the value is the epoch second it expires"),
+    ("workerslock:<Class>:<queue>:<args JSON>", "unique=while_executing: node-resque JobLock's "
+     "lock, while the job runs"),
+)
+
 _RUBY_SPACE = re.compile(r"[ \t\n\v\f\r]")  # Ruby's /\s/ is ASCII whitespace only
 
 
