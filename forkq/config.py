@@ -99,7 +99,7 @@ OPTIONS = (
            "due time is met just past its second whatever this is.", metavar="SECONDS"),
     Option("lock_timeout", ("--lock-timeout",), ("FORKQ_LOCK_TIMEOUT", "LOCK_TIMEOUT"), 180,
            "int", "TTL of resque-scheduler's master lock: after a master dies, a standby takes "
-           "over when it expires; also how old a missed recurring fire may be and still fire.",
+           "over when it expires (missed recurring fires up to this + 60 s old still fire).",
            metavar="SECONDS"),
     Option("lock_prefix", ("--lock-prefix",),
            ("FORKQ_LOCK_PREFIX", "RESQUE_SCHEDULER_MASTER_LOCK_PREFIX"), "", "str",

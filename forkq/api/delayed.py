@@ -9,7 +9,7 @@ A time now or past (by Redis's clock) goes straight to the queue, as in Ruby.
 from forkq.api import registry
 from forkq.api.enqueue import _producer
 from forkq.errors import NoQueueError
-from forkq.store.delayed import Delayed
+from forkq.store.delayed import Delayed, Pushed
 from forkq.wire import scheduler as wire
 
 
@@ -33,19 +33,46 @@ def _job(job_or_name, queue, need_queue=True):
     return name, queue
 
 
+def _schedule(producer, job_or_name, args, queue, at=None, delay=None):
+    """resque-scheduler's enqueue_at_with_queue: before_schedule hooks (a False cancels),
+    the push (or, for a time now or past, Resque.enqueue with its enqueue hooks), then
+    after_schedule hooks. Returns Pushed, or False when a hook cancelled."""
+    name, queue = _job(job_or_name, queue)
+    spec = registry.lookup(name)
+    hooks = spec.hooks if spec else {}
+    if any(hook(*args) is False for hook in list(hooks.get("before_schedule", ()))):
+        return False
+    delayed = _delayed(producer)
+    if hooks.get("before_enqueue") or hooks.get("after_enqueue"):
+        # Ruby runs a due job through Resque.enqueue_to, hooks and all: that needs to know
+        # "due" before pushing, at the cost of one TIME (only for jobs with such hooks)
+        secs, micros = delayed.redis.time()
+        ts = at if at is not None else int(secs + micros / 1e6 + delay)
+        if ts <= secs:
+            if not producer.enqueue(name, *args, queue=queue):
+                return False
+            pushed = Pushed(int(secs), False)
+        else:
+            pushed = delayed.push(name, args, queue, at=ts)
+    else:
+        pushed = delayed.push(name, args, queue, at=at, delay=delay)
+    for hook in hooks.get("after_schedule", ()):
+        hook(*args)
+    return pushed
+
+
 def enqueue_at(when, job_or_name, *args, queue=None, connection=None, namespace=None):
     """Run a job at `when` (an aware datetime, or epoch seconds): resque-scheduler's
-    delayed_push in one round trip. Returns Pushed(timestamp, delayed)."""
-    at = wire.timestamp_of(when)
-    name, queue = _job(job_or_name, queue)
-    return _delayed(_producer(connection, namespace)).push(name, args, queue, at=at)
+    delayed_push in one round trip. Returns Pushed(timestamp, delayed), or False when a
+    before_schedule hook said no."""
+    return _schedule(_producer(connection, namespace), job_or_name, args, queue,
+                     at=wire.timestamp_of(when))
 
 
 def enqueue_in(seconds, job_or_name, *args, queue=None, connection=None, namespace=None):
     """Run a job `seconds` from now, "now" being Redis's TIME (Ruby: Time.now + seconds)."""
-    delay = wire.delay_of(seconds)
-    name, queue = _job(job_or_name, queue)
-    return _delayed(_producer(connection, namespace)).push(name, args, queue, delay=delay)
+    return _schedule(_producer(connection, namespace), job_or_name, args, queue,
+                     delay=wire.delay_of(seconds))
 
 
 def remove_delayed(job_or_name, *args, queue=None, connection=None, namespace=None):

@@ -25,9 +25,11 @@ def default_queue(name):
 @cli.command("scheduler")
 @scheduler_options
 def scheduler(**values):
-    """Move due delayed jobs to their queues and fire recurring schedules, as resque-scheduler
-    does. Any number may run: one is master by resque-scheduler's own lock (Ruby's
-    schedulers and forkq's exclude each other); the others stand by.
+    """Move due delayed jobs to their queues and fire recurring schedules.
+
+    Does what resque-scheduler does, on its keys. Any number may run: one is master by
+    resque-scheduler's own lock (Ruby's schedulers and forkq's exclude each other); the
+    others stand by.
 
     A delayed item without a "queue" goes to the queue its job's --require'd registration
     names; with none, to `failed` with a clear error (never dropped)."""

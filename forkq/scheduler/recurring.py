@@ -74,9 +74,7 @@ class Recurring:
         for name, entry in list(self.entries.items()):
             if entry.next_slot > now:
                 continue
-            last = wire.parse_ruby_time(entry.last_raw) if entry.last_raw is not None else None
-            count, slot = slots_due(entry.schedule, entry.next_slot - 1 if last is None
-                                    else max(last, entry.next_slot - 1), now, self.window)
+            count, slot = slots_due(entry.schedule, entry.next_slot, now, self.window)
             if not count:
                 entry.next_slot = entry.schedule.next_after(now)
                 continue

@@ -126,14 +126,15 @@ class Schedule:
         return "%s %s" % (self.kind, what if isinstance(what, str) else json.dumps(what))
 
 
-def slots_due(schedule, last, now, window, cap=1000):
-    """(count, last slot) of the fires due by `now` after the one at `last` (epoch), skipping
+def slots_due(schedule, first, now, window, cap=1000):
+    """(count, last slot) of the fires due by `now`, starting with the slot `first`, skipping
     fires older than `window` seconds (a scheduler that was down for a day does not fire a
     day's worth), at most `cap`. (0, None) when nothing is due."""
-    cursor = max(last, now - window - 1)
-    count, slot = 0, None
-    nxt = schedule.next_after(cursor)
-    while nxt <= now and count < cap:
-        count, slot = count + 1, nxt
-        nxt = schedule.next_after(nxt)
-    return count, slot
+    slot = first
+    if slot < now - window:
+        slot = schedule.next_after(now - window - 1)
+    count, last = 0, None
+    while slot <= now and count < cap:
+        count, last = count + 1, slot
+        slot = schedule.next_after(slot)
+    return count, last

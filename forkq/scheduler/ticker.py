@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import time
+import traceback
 
 from forkq.scheduler.lock import Role
 from forkq.scheduler.mover import Mover
@@ -25,6 +26,7 @@ REGISTRY_EVERY = 10.0    # seconds between refreshes of forkq:schedulers
 # Missed recurring fires at most this much older than the lock period still fire: a new
 # master takes over up to --lock-timeout (plus a tick) after the old one's last fire.
 CATCH_UP = 60
+ERROR_BACKOFF = 5.0      # seconds before a tick that failed for an unknown reason is retried
 
 
 class Scheduler:
@@ -44,6 +46,7 @@ class Scheduler:
         self.started = None
         self.next_at = 0.0
         self.next_registry = 0.0
+        self.next_prune = 0.0
         self.redis_offset = None        # Redis TIME minus time.monotonic(), last seen
         self.down_since = None
 
@@ -62,10 +65,16 @@ class Scheduler:
                 self.down_since = mono
                 self.log.event("redis_down", "scheduler: %s" % exc)
             self.next_at = time.monotonic() + min(self.interval, 1.0)
+        except Exception as exc:  # a bug, or data no one should have written: the loop
+            # (a worker's, with --scheduler) must go on; say it and look again later
+            self.log.event("error", "scheduler tick failed: %r" % exc,
+                           traceback=traceback.format_exc())
+            self.next_at = time.monotonic() + max(self.interval, ERROR_BACKOFF)
         return self.next_at
 
     def _tick(self, mono):
-        registry = mono >= self.next_registry or self.role.master is None
+        # (its heartbeat is Redis's time: known from the second tick on)
+        registry = mono >= self.next_registry and self.redis_offset is not None
         fields = self._registry_values() if registry else ("", "", "")
         t = self.store.tick(self.me, self.config.lock_timeout, self.config.delayed_batch_size,
                             *fields)
@@ -81,6 +90,9 @@ class Scheduler:
         if not t.master:
             return self._aim(t.now, None)
         now = t.now
+        if mono >= self.next_prune:  # entries of schedulers that died without a goodbye
+            self.store.prune_registry(now, REGISTRY_EVERY * 6)
+            self.next_prune = mono + REGISTRY_EVERY * 6
         if t.changed:
             self.recurring.apply_changes(t.changed, now)
         more = False

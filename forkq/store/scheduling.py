@@ -4,6 +4,7 @@ one per batch of due delayed jobs, one per recurring fire, and the release on ex
 Replies are turned into small objects here so the scheduler never sees Redis's shapes.
 """
 import collections
+import json
 
 from forkq.store.scripts import load
 from forkq.wire import scheduler as wire
@@ -92,8 +93,19 @@ class SchedulerStore:
             return {}
         return dict(zip(names, self.redis.hmget(self.keys.last_enqueued_at, list(names))))
 
-    def schedulers(self):
-        return self.redis.hgetall(self.keys.schedulers)
+    def prune_registry(self, now, stale):
+        """Drop forkq:schedulers entries whose heartbeat is older than `stale` seconds."""
+        dead = []
+        for field, raw in self.redis.hgetall(self.keys.schedulers).items():
+            try:
+                beat = json.loads(raw).get("heartbeat") or 0
+            except (ValueError, AttributeError):
+                beat = 0
+            if now - beat > stale:
+                dead.append(field)
+        if dead:
+            self.redis.hdel(self.keys.schedulers, *dead)
+        return dead
 
     def lock_holder(self):
         return self.redis.get(self.lock_key)

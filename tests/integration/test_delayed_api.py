@@ -125,3 +125,41 @@ def test_one_round_trip(redis_server):
     forkq.enqueue_at(0, "Two", queue="q", connection=client)
     assert sent == ["EVALSHA", "EVALSHA"]
     assert delayed.Delayed  # the module the API lives in
+
+
+def test_schedule_hooks_and_a_due_job_runs_its_enqueue_hooks(r):
+    calls = []
+
+    @forkq.job(name="Delayed::Hooked", queue="hq")
+    class Hooked:
+        @staticmethod
+        def perform(x):
+            pass
+
+        @staticmethod
+        def before_schedule_check(x):
+            calls.append(("before_schedule", x))
+            return x != "no"
+
+        @staticmethod
+        def after_schedule_note(x):
+            calls.append(("after_schedule", x))
+
+        @staticmethod
+        def before_enqueue_note(x):
+            calls.append(("before_enqueue", x))
+
+    try:
+        assert forkq.enqueue_in(100, Hooked, "later", connection=r).delayed
+        assert forkq.enqueue_in(100, Hooked, "no", connection=r) is False
+        assert not forkq.enqueue_at(0, Hooked, "now", connection=r).delayed
+        assert calls == [("before_schedule", "later"), ("after_schedule", "later"),
+                         ("before_schedule", "no"),
+                         ("before_schedule", "now"), ("before_enqueue", "now"),
+                         ("after_schedule", "now")]
+        assert r.lrange("resque:queue:hq", 0, -1) == \
+            [b'{"class":"Delayed::Hooked","args":["now"]}']
+        assert forkq.delayed_count(connection=r) == 1
+    finally:
+        from forkq.api import registry
+        registry.unregister("Delayed::Hooked")

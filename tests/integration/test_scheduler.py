@@ -6,7 +6,7 @@ import time
 
 import pytest
 from harness import failures, pop, wait_until
-from schedharness import LOCK, spawn_scheduler  # noqa: F401  (a fixture)
+from schedharness import LOCK
 
 import forkq
 
@@ -147,3 +147,28 @@ def test_a_move_wakes_an_idle_worker(r, spawn_scheduler, spawn_worker):
     done = pop(r, "test:done", timeout=10)
     assert done["args"] == ["woken"]
     assert redis_now(r) < pushed.timestamp + 2, "the worker slept past the move"
+
+
+def test_bad_schedule_entries_are_passed_over_not_tripped_on(r, spawn_scheduler):
+    now = int(redis_now(r))
+    r.zadd("resque:delayed_queue_schedule", {"abc": 1})        # not a timestamp
+    r.set("resque:delayed:%d" % (now - 5), "not a list")          # not a list
+    r.zadd("resque:delayed_queue_schedule", {str(now - 5): now - 5})
+    delay(r, now - 1, b'{"class":"Good","args":[],"queue":"q"}')
+    sched = spawn_scheduler(*FAST)
+    assert r.blpop(["resque:queue:q"], timeout=10)[1] == b'{"class":"Good","args":[]}'
+    calls = r.info("commandstats")["cmdstat_evalsha"]["calls"]
+    time.sleep(1.0)
+    assert r.info("commandstats")["cmdstat_evalsha"]["calls"] - calls <= 8, "a busy loop"
+    assert sched.alive() and "error" not in sched.log
+    assert r.get("resque:delayed:%d" % (now - 5)) == b"not a list"  # someone else's mistake
+
+
+def test_a_failing_tick_never_ends_the_worker(r, spawn_worker):
+    # every tick fails (its registry write meets a list): the worker works on
+    r.rpush("resque:forkq:schedulers", "a list where a hash belongs")  # HSET fails: WRONGTYPE
+    worker = spawn_worker("-q", "wq", "--scheduler", "--scheduler-interval", "0.5")
+    assert forkq.enqueue("Record", "still working", queue="wq", connection=r)
+    assert pop(r, "test:done", timeout=10)["args"] == ["still working"]
+    assert worker.alive()
+    wait_until(lambda: "scheduler tick failed" in worker.log, message="the error logged")

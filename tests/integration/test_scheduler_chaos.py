@@ -3,11 +3,12 @@
 firing every second keeps firing once per second across a master fail-over."""
 import json
 import random
+import re
 import signal
 import time
 
 from harness import wait_until
-from schedharness import LOCK, spawn_scheduler  # noqa: F401  (a fixture)
+from schedharness import LOCK
 
 import forkq
 
@@ -83,7 +84,9 @@ def test_cron_every_second_fires_once_per_second_across_failover(r, spawn_schedu
                                    % r.connection_pool.connection_kwargs["port"]])
     assert out.exit_code == 0, out.output
     assert r.blpop(["resque:queue:ticks"], timeout=5)[1] == b'{"class":"Tick","args":["t"]}'
-    s0 = forkq.wire.scheduler.parse_ruby_time(r.hget("resque:delayed:last_enqueued_at", "tick"))
+    last = r.hget("resque:delayed:last_enqueued_at", "tick")
+    assert re.match(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000$", last), last  # Time#to_s
+    s0 = forkq.wire.scheduler.parse_ruby_time(last)
     time.sleep(1.5)
     first.signal(signal.SIGKILL)
     first.wait()

@@ -8,7 +8,7 @@ import signal
 import pytest
 from click.testing import CliRunner
 from harness import failures, wait_until
-from schedharness import LOCK, spawn_scheduler  # noqa: F401  (a fixture)
+from schedharness import LOCK
 
 import forkq
 from forkq.cli.app import cli, load_commands

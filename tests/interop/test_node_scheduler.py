@@ -8,7 +8,6 @@ import time
 import pytest
 from harness import pop, wait_until
 from nodepeer import Held, require_node_resque, run
-from schedharness import spawn_scheduler  # noqa: F401  (a fixture)
 
 import forkq
 

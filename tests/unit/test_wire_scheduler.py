@@ -89,7 +89,8 @@ def test_moved_job_from_ruby_and_node_items():
 
 def test_moved_job_default_queue_and_unmovable():
     item = '{"class":"PyNoQueue","args":[]}'
-    assert wire.moved_job(item, {"PyNoQueue": "py"}.get) == ("py", '{"class":"PyNoQueue","args":[]}')
+    assert wire.moved_job(item, {"PyNoQueue": "py"}.get) == \
+        ("py", '{"class":"PyNoQueue","args":[]}')
     with pytest.raises(wire.Unmovable) as info:
         wire.moved_job(item, lambda name: None)
     assert info.value.exception == "Resque::NoQueueError"

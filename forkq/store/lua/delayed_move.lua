@@ -10,7 +10,7 @@
 -- once, never twice, never lost), only while the caller still holds the master lock, and
 -- only if <ts> is due by Redis's clock.
 -- Returns {'moved' | 'changed' | 'lost' | 'early', TIME secs, TIME usecs,
---          next due <ts> or '', earliest <ts> or '', items of the next due <ts>...}
+--          next due <ts> or '', next <ts> ahead or '', items of the next due <ts>...}
 local ns, key, me, ts, batch, channel, n =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local t = redis.call('TIME')
@@ -52,11 +52,16 @@ if status == 'moved' and redis.call('LLEN', list) == 0 then
   redis.call('DEL', list)
   redis.call('ZREM', schedule, ts)
 end
-local first = redis.call('ZRANGE', schedule, 0, 0)
-local due = redis.call('ZRANGEBYSCORE', schedule, '-inf', now, 'LIMIT', 0, 1)
-local reply = {status, t[1], t[2], due[1] or '', first[1] or ''}
-if due[1] then
-  for _, item in ipairs(redis.call('LRANGE', ns .. 'delayed:' .. due[1], 0, batch - 1)) do
+-- what comes next (as the tick script picks it), so the next batch needs no extra read
+local ahead = redis.call('ZRANGEBYSCORE', schedule, '(' .. t[1], '+inf', 'LIMIT', 0, 1)
+local due = nil
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', schedule, '-inf', now, 'LIMIT', 0, 20)) do
+  local kind = tonumber(m) and redis.call('TYPE', ns .. 'delayed:' .. m)['ok']
+  if kind == 'list' or kind == 'none' then due = m; break end
+end
+local reply = {status, t[1], t[2], due or '', ahead[1] or ''}
+if due then
+  for _, item in ipairs(redis.call('LRANGE', ns .. 'delayed:' .. due, 0, batch - 1)) do
     reply[#reply + 1] = item
   end
 end

@@ -6,7 +6,7 @@
 -- EXPIRE when it set the key) and, when that failed, `locked` (GET; when the value is ours,
 -- EXPIRE and GET again). So Ruby resque-scheduler and forkq exclude each other, and the
 -- master renews the full TTL on every tick.
--- Returns {master 0/1, TIME secs, TIME usecs, holder, due <ts> or '', earliest <ts> or '',
+-- Returns {master 0/1, TIME secs, TIME usecs, holder, due <ts> or '', next <ts> ahead or '',
 --          schedules_changed count (master only), items of the due <ts> (up to batch)...}
 local ns, key, me, ttl, batch = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local held = 0
@@ -24,14 +24,21 @@ if ARGV[6] ~= '' then
 end
 local t = redis.call('TIME')
 local schedule = ns .. 'delayed_queue_schedule'
-local first = redis.call('ZRANGE', schedule, 0, 0)
-local earliest = first[1] or ''
+-- the first timestamp still ahead: when to look again
+local ahead = redis.call('ZRANGEBYSCORE', schedule, '(' .. t[1], '+inf', 'LIMIT', 0, 1)
+local earliest = ahead[1] or ''
 if held == 0 then return {0, t[1], t[2], holder, '', earliest, 0} end
 local changed = redis.call('SCARD', ns .. 'schedules_changed')
-local due = redis.call('ZRANGEBYSCORE', schedule, '-inf', t[1], 'LIMIT', 0, 1)
-if #due == 0 then return {1, t[1], t[2], holder, '', earliest, changed} end
-local reply = {1, t[1], t[2], holder, due[1], earliest, changed}
-for _, item in ipairs(redis.call('LRANGE', ns .. 'delayed:' .. due[1], 0, batch - 1)) do
+-- the first due timestamp that can be moved: a member that is not a number, or whose
+-- delayed:<ts> is not a list, is someone else's mistake; it is passed over, not tripped on
+local due = nil
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', schedule, '-inf', t[1], 'LIMIT', 0, 20)) do
+  local kind = tonumber(m) and redis.call('TYPE', ns .. 'delayed:' .. m)['ok']
+  if kind == 'list' or kind == 'none' then due = m; break end
+end
+if not due then return {1, t[1], t[2], holder, '', earliest, changed} end
+local reply = {1, t[1], t[2], holder, due, earliest, changed}
+for _, item in ipairs(redis.call('LRANGE', ns .. 'delayed:' .. due, 0, batch - 1)) do
   reply[#reply + 1] = item
 end
 return reply
