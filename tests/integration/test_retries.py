@@ -62,6 +62,17 @@ def test_fails_twice_then_succeeds(r, url, spawn_worker, job):
         assert all("SIGKILL" in h["error"] for h in hooks)
 
 
+def test_a_timeout_the_parent_enforces_is_retried_and_hooked_by_the_parent(r, url,
+                                                                         spawn_worker):
+    worker = spawn_worker(*WORKER, "--grace", "0.1", "--term-timeout", "0.2")
+    enqueue(url, "StubbornOnce", "s")
+    assert pop(r, "test:done", timeout=15)["tag"] == "s"
+    assert len(runs(r, "s")) == 2
+    [hook] = [json.loads(x) for x in r.lrange("test:hook:s", 0, -1)]
+    assert hook["exception"] == "JobTimeout" and hook["pid"] == worker.pid
+    assert "timed out" in hook["error"]  # retry_on=JobTimeout matched what the parent saw
+
+
 def test_always_failing_job_gives_up_once_after_the_documented_delays(r, url, spawn_worker):
     spawn_worker(*WORKER)
     enqueue(url, "AlwaysFail", "af")

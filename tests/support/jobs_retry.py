@@ -44,6 +44,23 @@ class FlakyKill:
         mark("test:hook:%s" % tag, exception=type(exc).__name__, error=str(exc))
 
 
+@forkq.job(name="StubbornOnce", queue="retry", retry=2, backoff=0, timeout=0.3,
+           retry_on=forkq.JobTimeout)
+class StubbornOnce:
+    @staticmethod
+    def perform(tag):
+        if run_number(tag) == 1:  # ignores its alarm and TERM: only the parent's KILL ends it
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while True:
+                time.sleep(0.05)
+        mark("test:done", job="StubbornOnce", tag=tag)
+
+    @staticmethod
+    def on_failure_record(exc, tag):
+        mark("test:hook:%s" % tag, exception=type(exc).__name__, error=str(exc))
+
+
 @forkq.job(name="AlwaysFail", queue="retry", retry=2, backoff=[1, 2])
 def always_fail(tag):
     n = run_number(tag)
