@@ -31,7 +31,8 @@ def flaky_timeout(tag, fails):
     mark("test:done", job="FlakyTimeout", tag=tag)
 
 
-@forkq.job(name="FlakyKill", queue="retry", retry=3, backoff=1)
+@forkq.job(name="FlakyKill", queue="retry", retry=3, backoff=1,
+           retry_on=(ConnectionError, forkq.DirtyExit))
 class FlakyKill:
     @staticmethod
     def perform(tag, fails):
