@@ -83,6 +83,14 @@ class RetryPolicy:
             return value
         return backoff
 
+    @property
+    def delays(self):
+        """False when every retry goes straight back to its queue (no scheduler needed)."""
+        backoff = self.backoff
+        if isinstance(backoff, tuple):
+            return any(backoff)
+        return backoff == EXPONENTIAL or callable(backoff) or backoff > 0
+
     def retryable(self, exc):
         """Is this failure one to retry (the limit aside)?"""
         if self.give_up_on and isinstance(exc, self.give_up_on):

@@ -268,7 +268,7 @@ class Retries:
         resque-scheduler's delayed set, which only a scheduler moves. `scheduling`: this
         worker runs one itself (--scheduler)."""
         waiting = [s.name for s in map(registry.lookup, registry.registered())
-                   if s is not None and (s.retry is not None or
+                   if s is not None and ((s.retry is not None and s.retry.delays) or
                                          (s.unique is not None and s.unique.mode ==
                                           "while_executing"))]
         if not waiting or scheduling or self.store.scheduler_running(lock_prefix):

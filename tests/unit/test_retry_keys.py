@@ -90,6 +90,12 @@ def test_exponential_default_is_sidekiqs_formula():
     assert seen == set(range(15, 25))  # jitter covers rand(10 * (0 + 1))
 
 
+def test_which_backoffs_need_a_scheduler():
+    assert not RetryPolicy.build(2, 0).delays and not RetryPolicy.build(2, [0, 0]).delays
+    assert RetryPolicy.build(2, [0, 5]).delays and RetryPolicy.build(2).delays
+    assert RetryPolicy.build(2, lambda n: 0).delays  # a callable may delay: assume it does
+
+
 def test_limit_counts_retries_after_the_first_attempt():
     policy = RetryPolicy.build(2, 0)
     assert [policy.exhausted(n) for n in range(4)] == [False, False, True, True]
