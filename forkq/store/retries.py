@@ -15,11 +15,12 @@ class RetryStore:
         self.keys = keys
         self._start = redis.register_script(scripts.load("job_start"))
 
-    def start(self, counter, free_lock, hold_lock, ttl):
-        """Count the attempt and take or free the job's lock (lua/job_start.lua). Returns
-        (attempt or None, go on?)."""
+    def start(self, counter, free_lock, hold_lock, ttl, token=""):
+        """Count the attempt and take or free the job's lock (lua/job_start.lua); `token`
+        (the claim's sha1) makes a second call for the same claim a no-op. Returns (attempt
+        or None, go on?)."""
         attempt, go = self._start(args=(self.keys.prefix, counter or "", free_lock or "",
-                                        hold_lock or "", int(ttl or 1)))
+                                        hold_lock or "", int(ttl or 1), token or ""))
         return (int(attempt) if int(attempt) >= 0 else None), bool(go)
 
     def attempt(self, counter):

@@ -26,7 +26,7 @@ KEYS = (
     ("lock:<Class>:<queue>:<args JSON>", "unique=until_executing/until_executed: node-resque "
      "QueueLock's lock, from enqueue; the value is the epoch second it expires"),
     ("workerslock:<Class>:<queue>:<args JSON>", "unique=while_executing: node-resque JobLock's "
-     "lock, while the job runs"),
+     "lock, while the job runs; the value is the epoch second it expires, then :<claim sha1>"),
 )
 
 _RUBY_SPACE = re.compile(r"[ \t\n\v\f\r]")  # Ruby's /\s/ is ASCII whitespace only

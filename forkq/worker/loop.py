@@ -202,7 +202,8 @@ class Worker(RedisFaults):
         since = wire.enqueued_at(payload)
         latency = round(now - since, 4) if since is not None else None
         self.log.event("reserved", queue=job.queue, job=job.class_name, queue_latency=latency)
-        rules, go = self.retrying(self.retries.begin, spec, job.class_name, job.args, job.queue)
+        rules, go = self.retrying(self.retries.begin, spec, job.class_name, job.args, job.queue,
+                                  self.claim_sha)
         if not go:
             self.pending = Pending(job.queue, job.raw, Outcome(True, skipped=True),
                                    started=now, settlement=rules.deferred())

@@ -100,13 +100,15 @@ class JobRules:
     def mode(self):
         return self.spec.unique.mode if self.spec.unique is not None else None
 
-    def start(self, store):
-        """Count the attempt and take or free the lock; False: a while_executing twin runs."""
+    def start(self, store, token=""):
+        """Count the attempt and take or free the lock; False: a while_executing twin runs.
+        `token`: the claim's sha1, so a retry after a lost reply does not find its own lock
+        taken (nor count twice, for a while_executing job)."""
         unique = self.spec.unique
         self.attempt, go = store.start(
             self.counter, self.lock if self.mode == "until_executing" else None,
             self.lock if self.mode == "while_executing" else None,
-            unique.lock_ttl if unique is not None else 1)
+            unique.lock_ttl if unique is not None else 1, token)
         return go
 
     def _next_try(self, delay, counter=None):
@@ -209,9 +211,9 @@ class Retries:
             self._store = RetryStore(self.worker_store.redis, self.worker_store.keys)
         return self._store
 
-    def begin(self, spec, class_name, args, queue):
-        """(rules or None, go on?) for a reserved job; one round trip, and only for a job with
-        retry or unique options."""
+    def begin(self, spec, class_name, args, queue, token=""):
+        """(rules or None, go on?) for a reserved job (`token`: its claim's sha1); one round
+        trip, and only for a job with retry or unique options."""
         try:
             rules = JobRules.of(spec, class_name, args, queue)
         except UnusableArgs as exc:
@@ -220,7 +222,7 @@ class Retries:
             return None, True
         if rules is None:
             return None, True
-        return rules, rules.start(self.store)
+        return rules, rules.start(self.store, token)
 
     def settle(self, spec, args, outcome, rules):
         """The one place a job's outcome becomes the extras of its record. Runs the on_failure

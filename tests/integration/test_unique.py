@@ -130,3 +130,18 @@ def test_forkq_enqueue_says_why_it_refused(r, url):
     assert json.loads(cli().stdout)["enqueued"] is True
     refused = json.loads(cli().stdout)
     assert refused["enqueued"] is False and "still locked" in refused["reason"]
+
+
+def test_a_start_asked_again_after_a_lost_reply_finds_its_own_lock(r):
+    """The worker retries a start whose reply it lost: the same claim gets its own
+    while_executing lock back and the same attempt; a twin's claim is refused."""
+    from forkq.store.retries import RetryStore
+    from forkq.wire import Keys
+    store = RetryStore(r, Keys("resque"))
+    lock, counter = "workerslock:J:q:[1]", "resque-retry:J:x"
+    assert store.start(counter, None, lock, 30, "sha-one") == (0, True)
+    assert store.start(counter, None, lock, 30, "sha-one") == (0, True)  # not counted twice
+    assert store.start(counter, None, lock, 30, "sha-two") == (None, False)
+    value = r.get("resque:" + lock).decode()
+    assert value.endswith(":sha-one") and int(value.split(":")[0]) > time.time()
+    assert r.get("resque:" + counter) == b"0"
