@@ -172,3 +172,13 @@ def test_a_failing_tick_never_ends_the_worker(r, spawn_worker):
     assert pop(r, "test:done", timeout=10)["args"] == ["still working"]
     assert worker.alive()
     wait_until(lambda: "scheduler tick failed" in worker.log, message="the error logged")
+
+
+def test_resque_schedulers_environment_names_the_lock_and_its_ttl(r, spawn_scheduler):
+    sched = spawn_scheduler("--scheduler-interval", "0.2",
+                            env={"RESQUE_SCHEDULER_MASTER_LOCK_PREFIX": "MyApp:",
+                                 "LOCK_TIMEOUT": "6"})
+    key = "resque:resque:MyApp::resque_scheduler_master_lock"
+    wait_until(lambda: r.get(key) == sched.lock_value, message="the prefixed lock")
+    assert 5 <= r.ttl(key) <= 6
+    assert not r.exists(LOCK)
