@@ -22,7 +22,8 @@ class Store:
 
     # -- the hot path ----------------------------------------------------------------------
     def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None):
-        """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
+        """Record the last job (`record` = (failure, count_failed, requeue[, effects]) or
+        None; effects: the JSON of lua/effects.lua for retries and unique locks) and, with
         a `plan`, reserve the next. The record acts only on the claim whose sha1 is
         `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
         never used before (the store counts its claims unless one is given). Returns
@@ -30,13 +31,14 @@ class Store:
         claim was gone: a pruner recorded the job) or -1 (nothing to record)."""
         args = [self.keys.prefix, wid, run_at]
         if record is None:
-            args += ["", "", "0", "", ""]
+            args += ["", "", "0", "", "", ""]
         else:
             if not claim_sha:
                 raise ValueError("a record needs the sha1 of the claim it ends")
-            failure, count_failed, requeue = record
+            failure, count_failed, requeue = record[:3]
+            effects = record[3] if len(record) > 3 else ""
             queue, payload = requeue or ("", "")
-            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload]
+            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload, effects]
         if plan is not None:
             seq = next(self._seq) if seq is None else seq
             # node-resque's worker name: host:pid, the id's first two parts
@@ -96,22 +98,24 @@ class Store:
         name again, which a failover may have moved)."""
         self.redis.connection_pool.disconnect()
 
-    def release(self, wid, expected, failure="", requeue=None, memo_ttl=None):
+    def release(self, wid, expected, failure="", requeue=None, effects="", memo_ttl=None):
         """Unregister `wid`, recording its claimed job (if it is still `expected`) as `failure`
-        and/or requeueing it. With `memo_ttl` (a prune's record), the failure is also kept for
-        that many seconds for supersede(). Returns 1 (job recorded), 0 (no job) or -1 (claim
-        changed)."""
+        and/or requeueing it, with `effects` (lua/effects.lua: a pruned job's retry). With
+        `memo_ttl` (a prune's record), the failure is also kept that many seconds for
+        supersede(). Returns 1 (job recorded), 0 (no job) or -1 (claim changed)."""
         queue, payload = requeue if requeue else ("", "")
         return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
-                                       payload, "%d" % memo_ttl if memo_ttl else "")))
+                                       payload, effects, "%d" % memo_ttl if memo_ttl else "")))
 
     def supersede(self, wid, claim_sha, record):
         """A record (Store.cycle's `record`) that found its claim gone: if a prune failed that
         claim, put this record in the prune's place, atomically. True if it did."""
-        failure, count_failed, requeue = record
+        failure, count_failed, requeue = record[:3]
+        effects = record[3] if len(record) > 3 else ""
         queue, payload = requeue or ("", "")
         return self._supersede(args=(self.keys.prefix, wid, claim_sha, failure,
-                                     "1" if count_failed else "0", queue, payload)) == 1
+                                     "1" if count_failed else "0", queue, payload,
+                                     effects)) == 1
 
     def pidstart(self, wid):
         value = self.redis.get(self.keys.pidstart(wid))

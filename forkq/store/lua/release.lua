@@ -1,11 +1,13 @@
+--! effects
 -- Unregister a worker (ours or a dead one), failing or requeueing its claimed job, only if
 -- the claim is still the one the caller read. Every key of the worker goes, forkq's own too
 -- (its process's start stamp, its cycle fence).
--- ARGV: ns, wid, expected claim, failure, requeue queue, requeue payload, memo TTL ('' =
--- none): with a TTL, the failure is also kept under forkq:pruned:<claim sha1>, so a worker
--- that was pruned while alive can replace it with its job's true record (supersede.lua).
+-- ARGV: ns, wid, expected claim, failure, requeue queue, requeue payload, effects (a pruned
+-- job's retry and lock: effects.lua), memo TTL ('' = none): with a TTL, the failure is also
+-- kept under forkq:pruned:<claim sha1>, so a worker that was pruned while alive can replace
+-- it with its job's true record (supersede.lua).
 local ns, wid, expected, failure, requeue_q, requeue_payload, memo_ttl =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[8]
 local current = redis.call('GET', ns .. 'worker:' .. wid) or ''
 if current ~= expected then return -1 end
 if current ~= '' then
@@ -20,6 +22,7 @@ if current ~= '' then
                  'EX', memo_ttl)
     end
   end
+  record_effects(ns, wid, ARGV[7])  -- a pruned job's retry and lock (effects.lua)
 end
 redis.call('SREM', ns .. 'workers', wid)
 redis.call('DEL', ns .. 'worker:' .. wid, ns .. 'worker:' .. wid .. ':started',

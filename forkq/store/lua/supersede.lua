@@ -1,7 +1,8 @@
+--! effects
 -- A worker that was pruned while alive ends its job with the job's true record in place of
 -- the failure the prune wrote: one record per job, the one that happened.
 -- ARGV: ns, wid, sha1 of the claim the job ran under, failure, count_failed, requeue queue,
--- requeue payload (the same record cycle.lua writes).
+-- requeue payload, the record's effects (effects.lua): the same record cycle.lua writes.
 -- Returns 1 (replaced), 0 (no prune record of that claim is left: nothing is written, since
 -- the job already has its one record, or an operator already acted on it).
 local ns, wid, sha = ARGV[1], ARGV[2], ARGV[3]
@@ -24,4 +25,5 @@ if ARGV[4] ~= '' then
     redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
   end
 end
+record_effects(ns, wid, ARGV[8])
 return 1
