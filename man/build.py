@@ -14,26 +14,13 @@ import click  # noqa: E402
 
 from forkq import __version__  # noqa: E402
 from forkq.cli.app import cli, load_commands  # noqa: E402
-from forkq.errors import ExitCode  # noqa: E402
+from forkq.errors import EXIT_MEANINGS, ExitCode  # noqa: E402
 from forkq.proc import pool as pool_mod  # noqa: E402
 from forkq.proc.signals import SIGNALS  # noqa: E402
 
 load_commands()  # the admin commands register themselves on `cli`
 
 DATE = "2026-11-23"
-
-EXIT_MEANINGS = {
-    "OK": "parent: stopped as asked; child: job done or skipped by a hook",
-    "USAGE": "bad command line",
-    "JOB_FAILED": "child: the job raised; its report carries the exception",
-    "JOB_TIMED_OUT": "child: forkq.JobTimeout fired and was reported",
-    "REPORT_LOST": "child: could not write its report (the parent is gone)",
-    "PARENT_GONE": "child: the parent died before the job started",
-    "CHILD_ERROR": "child: forkq itself failed in the child; the parent records it",
-    "UNAVAILABLE": "parent: --burst and Redis unreachable for 10 s (a worker waits for it)",
-    "SOFTWARE": "parent: an internal error ended the worker (logged, unregistered)",
-    "CONFIG": "parent: bad configuration (no queues, a --require that fails)",
-}
 
 # The admin commands (everything but work and pool) end the same way.
 ADMIN_EXIT = (
@@ -42,9 +29,8 @@ ADMIN_EXIT = (
         "failed entry that could not be retried, a worker that was not signalled (the other "
         "items are still acted on, and each is reported), or an error from Redis"),
     (2, "bad command line (click's usage error), for example INDEX... with --all"),
-    (int(ExitCode.UNAVAILABLE), "Redis could not be reached (the message says where)"),
-    (int(ExitCode.CONFIG), "bad configuration: an unusable --redis-url, or a "
-                           "--require that fails"),
+    (int(ExitCode.UNAVAILABLE), EXIT_MEANINGS[ExitCode.UNAVAILABLE]),
+    (int(ExitCode.CONFIG), EXIT_MEANINGS[ExitCode.CONFIG]),
 )
 
 POOL_EXIT = (
@@ -133,6 +119,11 @@ def examples(name):
     return out + [".RE", ".fi"]
 
 
+def summary_of(command):
+    """A command's first paragraph, whole (click's short help cuts it off with "...")."""
+    return " ".join((command.help or "").strip().split("\n\n")[0].split())
+
+
 def command_page(name, command):
     path = "forkq " + name
     summary = " ".join((command.help or "").strip().split("\n\n")[0].split())
@@ -196,7 +187,7 @@ def exit_section():
     out = [".SH EXIT STATUS"]
     for code in sorted(ExitCode, key=int):
         out += [".TP", ".B %d" % int(code), "%s: %s." % (code.name,
-                                                       esc(EXIT_MEANINGS[code.name]))]
+                                                       esc(EXIT_MEANINGS[code]))]
     return out
 
 
@@ -216,8 +207,7 @@ def overview_page():
         in words).""")
     out.append(".SH COMMANDS")
     for name, command in sorted(cli.commands.items()):
-        out += [".TP", ".BR forkq\\-%s (1)" % esc(name),
-                esc(command.get_short_help_str(limit=90))]
+        out += [".TP", ".BR forkq\\-%s (1)" % esc(name), esc(summary_of(command))]
     out += [".SH ENVIRONMENT", ".PP", "Every option of every command can be set in the "
             "environment; each command's page names the variables. forkq's own FORKQ_* names "
             "win over Resque's (QUEUES, QUEUE, INTERVAL, PIDFILE, VERBOSE, GRACEFUL_TERM, "

@@ -10,18 +10,19 @@ import socket
 import click
 
 from forkq import wire
-from forkq.cli.app import cli, import_jobs, load_config
 from forkq.cli.common import (
+    connection_config,
     connection_options,
     emit,
     emit_each,
+    import_jobs,
     json_option,
     open_admin,
 )
 from forkq.store.admin import _text
 
 
-@cli.command()
+@click.command()
 @click.argument("class_name", metavar="CLASS")
 @click.argument("args", nargs=-1, metavar="[ARGS_JSON]...")
 @click.option("-q", "--queue", envvar="FORKQ_QUEUE",
@@ -64,7 +65,7 @@ def _default_queue(class_name):
     return spec.queue if spec else None
 
 
-@cli.command()
+@click.command()
 @click.option("--prune-interval", type=float, default=None, envvar="FORKQ_PRUNE_INTERVAL",
               metavar="SECONDS", help="Heartbeat age that counts as dead (default 300). "
                                       "[env: FORKQ_PRUNE_INTERVAL]")
@@ -74,8 +75,7 @@ def prune(prune_interval, redis_url, namespace, as_json):
     """Prune dead workers now, by the rules a starting worker uses; their jobs go to failed."""
     from forkq.store.worker_io import Store
     from forkq.worker import prune as prune_mod
-    config = load_config({"redis_url": redis_url, "namespace": namespace,
-                          "prune_interval": prune_interval})
+    config = connection_config(redis_url, namespace, prune_interval=prune_interval)
     store = Store(config.redis_url, config.namespace)
     rows = []
     for wid, exception, reason in prune_mod.find_dead(store, socket.gethostname(), None,
@@ -127,7 +127,7 @@ def local_worker_pid(admin, wid):
 
 
 def _pause_command(name, paused):
-    @cli.command(name, help=(
+    @click.command(name, help=(
         "Pause workers: every worker (Ruby's too) through pause-all-workers, or one on this "
         "host with USR2.\n\nA --worker ID must be registered, on this host, and its pid must "
         "still be that worker (alive, not started after it registered, with a Resque title); "

@@ -4,7 +4,6 @@ import json
 
 import click
 
-from forkq.cli.app import cli
 from forkq.cli.common import (
     connection_options,
     emit,
@@ -15,7 +14,7 @@ from forkq.cli.common import (
 )
 
 
-@cli.group()
+@click.group()
 def failed():
     """The failed list, with resque-web's semantics (indices are positions, 0 = oldest)."""
 

@@ -6,7 +6,6 @@ import time
 
 import click
 
-from forkq.cli.app import cli
 from forkq.cli.common import connection_options, emit, json_option, open_admin, table
 
 
@@ -50,7 +49,7 @@ def render_overview(data):
           ("WORKER", "QUEUE", "CLASS", "SINCE"))
 
 
-@cli.command()
+@click.command()
 @click.option("--watch", type=click.FloatRange(min=0, min_open=True), default=None,
               envvar="FORKQ_WATCH", metavar="SECONDS",
               help="Refresh every SECONDS until interrupted; with --json, one compact JSON "
@@ -91,7 +90,7 @@ def info(watch, count, redis_url, namespace, as_json):
         sys.stderr.close()
 
 
-@cli.command()
+@click.command()
 @click.option("--working", "only_working", is_flag=True, envvar="FORKQ_WORKING",
               help="Only the workers that are working, longest first (resque-web's Working "
                    "tab). [env: FORKQ_WORKING]")
