@@ -30,9 +30,14 @@ class Option:
     choices: tuple = ()
     metavar: str = None
 
+    @property
+    def flag(self):
+        """The option's name on the command line, as messages say it: --queues."""
+        return next(f for f in self.flags if f.startswith("--"))
+
 
 OPTIONS = (
-    Option("queues", ("-q", "--queues"), ("FORKQ_QUEUES", "QUEUES", "QUEUE"), (), "list",
+    Option("queues", ("-q", "--queues", "--queue"), ("FORKQ_QUEUES", "QUEUES", "QUEUE"), (), "list",
            "Queues to work, in priority order; comma list, repeatable. Globs (*, ?, [a-z]) and "
            "!exclusions as Resque.", metavar="Q[,Q...]"),
     Option("requires", ("-r", "--require"), ("FORKQ_REQUIRE",), (), "list",
@@ -133,8 +138,8 @@ class Config:
         for opt in OPTIONS:
             given = overrides.get(opt.name)
             if given is not None and given != ():
-                values[opt.name] = _coerce(opt, given, opt.flags[-1])
-                sources[opt.name] = opt.flags[-1]
+                values[opt.name] = _coerce(opt, given, opt.flag)
+                sources[opt.name] = opt.flag
                 continue
             values[opt.name] = opt.default
             sources[opt.name] = "default"
@@ -166,7 +171,7 @@ class Config:
                 # NaN compares false with everything: --grace nan would never enforce a
                 # timeout, --interval nan would spin; infinity is no better a duration
                 raise ConfigError("%s must be a finite number, not %r"
-                                  % (opt.flags[-1], value))
+                                  % (opt.flag, value))
         for name in ("interval", "timeout", "grace", "term_timeout", "shutdown_timeout",
                      "max_child_rss"):
             if getattr(self, name) < 0:

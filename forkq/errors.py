@@ -37,7 +37,13 @@ class NoQueueError(ValueError):
     """Enqueue without a queue and a job with no default queue."""
 
 
-for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError):
+class RedisUnavailable(ConnectionError):
+    """forkq.enqueue (or dequeue) could not reach Redis; the message names the URL, redacted,
+    and where it came from. The redis-py error is its __cause__."""
+
+
+for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError,
+             RedisUnavailable):
     _cls.__module__ = "forkq"
 
 

@@ -1,19 +1,22 @@
 """Enqueueing and dequeueing from Python, exactly as Ruby's Resque.enqueue does."""
+import contextlib
 import json
 
 from forkq import config as _config
 from forkq import wire
 from forkq.api import hooks as _hooks
 from forkq.api.registry import lookup, name_of
-from forkq.errors import NoQueueError
+from forkq.errors import NoQueueError, RedisUnavailable
 from forkq.store.delayed_totals import delayed_totals
 
 
 class Producer:
     """Enqueue and dequeue on one Redis connection and namespace, exactly as Resque does."""
 
-    def __init__(self, connection=None, namespace=None):
+    def __init__(self, connection=None, namespace=None, url=None, url_source=None):
         self._connection = connection
+        self._url = url
+        self._url_source = url_source
         self.keys = wire.Keys(_config.namespace_from_env() if namespace is None
                                   else namespace)
 
@@ -21,8 +24,30 @@ class Producer:
     def redis(self):
         if self._connection is None:
             import redis
-            self._connection = redis.Redis.from_url(_config.redis_url_from_env())
+            if self._url is None:
+                self._url, self._url_source = _url_from_env()
+            self._connection = redis.Redis.from_url(self._url)
         return self._connection
+
+    @contextlib.contextmanager
+    def _reaching_redis(self):
+        """redis-py's connection errors as forkq's own, naming the (redacted) URL."""
+        try:
+            yield
+        except Exception as exc:
+            import redis  # loaded already: only a Redis call gets here with its errors
+            if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                raise
+            raise RedisUnavailable("cannot reach Redis at %s (%s): %s" % (
+                self._where(), self._url_source or "the connection passed in", exc)) from exc
+
+    def _where(self):
+        if self._url is not None:
+            return _config.redact_url(self._url)
+        kwargs = self.redis.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return "unix://%s" % kwargs["path"]
+        return "redis://%s:%s/%s" % (kwargs.get("host"), kwargs.get("port"), kwargs.get("db"))
 
     def _resolve(self, job_or_name, queue):
         name = name_of(job_or_name)
@@ -41,7 +66,8 @@ class Producer:
         results = [hook(*args) for hook in hooks["before_enqueue"]]
         if any(r is False for r in results):
             return False
-        self.push(queue, wire.job_payload(name, args))
+        with self._reaching_redis():
+            self.push(queue, wire.job_payload(name, args))
         for hook in hooks["after_enqueue"]:
             hook(*args)
         return True
@@ -63,16 +89,17 @@ class Producer:
         if any(r is False for r in results):
             return 0
         key = self.keys.queue(queue)
-        if args:
-            removed = self.redis.lrem(key, 0, wire.job_payload(name, args))
-        else:
-            removed = 0
-            for raw in self.redis.lrange(key, 0, -1):
-                try:
-                    if wire.decode_payload(raw)["class"] == name:
-                        removed += self.redis.lrem(key, 0, raw)
-                except ValueError:
-                    continue
+        with self._reaching_redis():
+            if args:
+                removed = self.redis.lrem(key, 0, wire.job_payload(name, args))
+            else:
+                removed = 0
+                for raw in self.redis.lrange(key, 0, -1):
+                    try:
+                        if wire.decode_payload(raw)["class"] == name:
+                            removed += self.redis.lrem(key, 0, raw)
+                    except ValueError:
+                        continue
         for hook in hooks["after_dequeue"]:
             hook(*args)
         return removed
@@ -107,11 +134,17 @@ _default = None
 def connect(connection=None, namespace=None, url=None):
     """Set the connection module-level enqueue/dequeue use (default: REDIS_URL, `resque`)."""
     global _default
-    if connection is None and url is not None:
-        import redis
-        connection = redis.Redis.from_url(url)
-    _default = Producer(connection, namespace)
+    _default = Producer(connection, namespace, url, "from forkq.connect(url=...)" if url else None)
     return _default
+
+
+def _url_from_env():
+    """(url, where from): FORKQ_REDIS_URL, REDIS_URL, else the default."""
+    import os
+    for var in ("FORKQ_REDIS_URL", "REDIS_URL"):
+        if os.environ.get(var):
+            return os.environ[var], "from " + var
+    return _config.DEFAULT_REDIS_URL, "the default: set REDIS_URL or call forkq.connect()"
 
 
 def _producer(connection, namespace):

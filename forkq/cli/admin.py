@@ -37,16 +37,25 @@ def enqueue(class_name, args, queue, requires, redis_url, namespace, as_json):
 
     Each ARG is JSON ('42', '"text"', '{"a":1}'); one that is not JSON is taken as a string."""
     import_jobs(requires)
+    from forkq.api.registry import lookup, registered
+    spec = lookup(class_name)
+    if requires and spec is None:
+        # with the app loaded, a name it does not register is a typo, not a Ruby job
+        raise click.UsageError("%r is not a job registered by --require %s (registered: %s)"
+                               % (class_name, ",".join(requires),
+                                  ", ".join(registered()) or "none"))
+    if not queue and not (spec and spec.queue):
+        raise click.UsageError(
+            "no queue for %r: give --queue QUEUE%s" % (class_name, "" if requires else
+                                                       ", or --require the module that "
+                                                       "registers it with a default queue"))
     admin = open_admin(redis_url, namespace)
     from forkq.api.enqueue import Producer
     values = [_json_arg(a) for a in args]
-    try:
-        pushed = Producer(admin.redis, admin.keys.prefix.rstrip(":")).enqueue(
-            class_name, *values, queue=queue)
-    except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc))
+    pushed = Producer(admin.redis, admin.keys.prefix.rstrip(":")).enqueue(
+        class_name, *values, queue=queue)
     result = {"enqueued": bool(pushed), "class": class_name, "args": values,
-              "queue": queue or _default_queue(class_name)}
+              "queue": queue or spec.queue}
     emit(result, as_json, lambda r: click.echo(
         "enqueued %s %s on %s" % (class_name, wire.encode(values), r["queue"])
         if r["enqueued"] else "not enqueued: a before_enqueue hook said no"))
@@ -57,12 +66,6 @@ def _json_arg(text):
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _default_queue(class_name):
-    from forkq.api.registry import lookup
-    spec = lookup(class_name)
-    return spec.queue if spec else None
 
 
 @click.command()
