@@ -1,11 +1,15 @@
 """Write man/forkq.1 and man/forkq-<command>.1 from the click commands and forkq's tables
-(options, signals, exit codes), so the pages describe exactly what exists.
+(options, signals, exit codes), and the tables between `.. forkq:NAME` and `.. forkq:end` in
+README.rst and docs/*.rst, so the pages and the docs describe exactly what exists.
 
-    python man/build.py          # rewrite the pages
-    python man/build.py --check  # exit 1 if a page is out of date (the test suite runs this)
+    python man/build.py          # rewrite the pages and the tables
+    python man/build.py --check  # exit 1 if any is out of date (the test suite runs this)
 """
+import glob
 import os
+import re
 import sys
+import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -228,17 +232,60 @@ def overview_page():
     return "\n".join(out) + "\n"
 
 
+def rst_table(headers, rows, width=100):
+    """A reStructuredText simple table whose last column wraps to keep lines <= width."""
+    widths = [max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers[:-1])]
+    last = width - sum(w + 2 for w in widths)
+    rule = "  ".join(["=" * w for w in widths] + ["=" * last])
+    out = [rule, "  ".join([h.ljust(w) for h, w in zip(headers, widths)] + [headers[-1]]).rstrip(),
+           rule]
+    for row in rows:
+        lines = textwrap.wrap(str(row[-1]), last, break_on_hyphens=False,
+                              break_long_words=False) or [""]
+        out.append("  ".join([str(c).ljust(w) for c, w in zip(row, widths)] + [lines[0]]))
+        out += [" " * (sum(w + 2 for w in widths)) + more for more in lines[1:]]
+    return "\n".join(out + [rule])
+
+
+def rst_tables():
+    """The docs' copies of forkq's tables, by the name their markers use."""
+    return {
+        "signals": rst_table(("Signal", "What the worker does"),
+                             [(name, what) for _sig, name, what in SIGNALS]),
+        "exit-codes": rst_table(("Code", "Name", "Meaning"),
+                                [(int(c), c.name, EXIT_MEANINGS[c]) for c in sorted(ExitCode)]),
+        "admin-exit-codes": rst_table(("Code", "Meaning"), list(ADMIN_EXIT)),
+    }
+
+
+MARKED = re.compile(r"(^\.\. forkq:([a-z-]+)[^\n]*\n)(.*?)(^\.\. forkq:end$)", re.M | re.S)
+
+
+def with_tables(text, tables):
+    def fill(match):
+        if match.group(2) not in tables:
+            raise SystemExit("unknown table %r (known: %s)" % (match.group(2), sorted(tables)))
+        return "%s\n%s\n\n%s" % (match.group(1), tables[match.group(2)], match.group(4))
+    return MARKED.sub(fill, text)
+
+
 def pages():
     yield "forkq.1", overview_page()
     for name, command in sorted(cli.commands.items()):
         yield "forkq-%s.1" % name, command_page(name, command)
+    root = os.path.dirname(HERE)
+    tables = rst_tables()
+    for path in [os.path.join(root, "README.rst")] + sorted(
+            glob.glob(os.path.join(root, "docs", "*.rst"))):
+        with open(path) as fh:
+            yield os.path.relpath(path, HERE), with_tables(fh.read(), tables)
 
 
 def main():
     check = "--check" in sys.argv
     stale = []
     for filename, text in pages():
-        path = os.path.join(HERE, filename)
+        path = os.path.normpath(os.path.join(HERE, filename))
         current = open(path).read() if os.path.exists(path) else None
         if current != text:
             stale.append(filename)

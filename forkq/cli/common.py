@@ -19,8 +19,12 @@ loaded = []
 
 
 def click_option(opt):
-    envs = ", ".join(e.rstrip("?") for e in opt.env)
-    help_text = opt.help + (" [env: %s]" % envs if envs else "")
+    notes = []
+    if opt.env:
+        notes.append("env: " + ", ".join(e.rstrip("?") for e in opt.env))
+    if opt.default not in (None, False, (), ""):
+        notes.append("default: %s" % (opt.default,))
+    help_text = opt.help + (" [%s]" % "; ".join(notes) if notes else "")
     kwargs = dict(default=None, help=help_text, show_default=False)
     if opt.kind == "bool":
         kwargs.update(is_flag=True, flag_value=True)
