@@ -1,6 +1,7 @@
 """resque-web's Overview, Working and Workers tabs from the shell: `forkq info` (with --watch
 for a terminal or, with --json, a line of JSON per refresh for a script) and `forkq workers`."""
 import json
+import math
 import sys
 import time
 
@@ -64,6 +65,8 @@ def info(watch, count, redis_url, namespace, as_json):
     and schedules when its keys exist."""
     if count is not None and not watch:
         raise click.UsageError("--count goes with --watch")
+    if watch is not None and not math.isfinite(watch):  # click's range lets NaN through
+        raise click.BadParameter("must be a finite number of seconds", param_hint="--watch")
     admin = open_admin(redis_url, namespace)
     if not watch:
         return emit(overview(admin), as_json, render_overview)
