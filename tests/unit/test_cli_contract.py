@@ -146,8 +146,10 @@ def test_nothing_the_fork_server_or_guard_inherits_loaded_redis_py_or_psutil(mod
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["heavy"] == [], seen
-    assert seen["loaded"] == ["forkq.cli.app", "forkq.cli.common",
-                              "forkq.store.delayed_totals"], seen
+    # no command module but the group's own: `work` never imports admin code
+    assert [m for m in seen["loaded"] if m.startswith("forkq.cli.")] == [
+        "forkq.cli.app", "forkq.cli.common"], seen
+    assert "forkq.store.admin" not in seen["loaded"], seen
 
 
 def test_every_command_in_the_table_loads_and_work_needs_none_of_them():

@@ -81,6 +81,23 @@ def test_every_option_the_docs_name_exists():
         assert named - known == set(), (name, sorted(named - known))
 
 
+def test_every_forkq_variable_the_docs_name_exists():
+    from forkq.config import OPTIONS
+    load_commands()
+    known = {e.rstrip("?") for o in OPTIONS for e in o.env}
+
+    def walk(command):
+        for param in command.params:
+            envs = getattr(param, "envvar", None) or ()
+            known.update([envs] if isinstance(envs, str) else envs)
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+    walk(cli)
+    for name, text in [("README.rst", README)] + sorted(DOCS.items()):
+        named = set(re.findall(r"\b(FORKQ_[A-Z][A-Z_]*[A-Z])\b", text))
+        assert named - known == set(), (name, sorted(named - known))
+
+
 def test_readme_links_every_doc_and_every_link_resolves():
     for name in DOCS:
         assert "docs/%s" % name in README, name
