@@ -11,6 +11,7 @@ import click
 
 from forkq import wire
 from forkq.cli.common import (
+    click_option,
     connection_config,
     connection_options,
     emit,
@@ -19,6 +20,7 @@ from forkq.cli.common import (
     json_option,
     open_admin,
 )
+from forkq.config import option
 from forkq.store.admin import _text
 
 
@@ -69,9 +71,7 @@ def _json_arg(text):
 
 
 @click.command()
-@click.option("--prune-interval", type=float, default=None, envvar="FORKQ_PRUNE_INTERVAL",
-              metavar="SECONDS", help="Heartbeat age that counts as dead (default 300). "
-                                      "[env: FORKQ_PRUNE_INTERVAL]")
+@click_option(option("prune_interval"))  # the worker's own option: one default
 @connection_options
 @json_option
 def prune(prune_interval, redis_url, namespace, as_json):
