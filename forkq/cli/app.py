@@ -26,12 +26,14 @@ COMMANDS = {
     "enqueue": "forkq.cli.admin",
     "failed": "forkq.cli.failed",
     "info": "forkq.cli.info",
+    "metrics": "forkq.cli.web",
     "pause": "forkq.cli.admin",
     "pool": "forkq.cli.pool",
     "prune": "forkq.cli.admin",
     "queues": "forkq.cli.queues",
     "resume": "forkq.cli.admin",
     "stats": "forkq.cli.queues",
+    "web": "forkq.cli.web",
     "workers": "forkq.cli.info",
 }
 
