@@ -233,8 +233,20 @@ def option(name):
 
 def redis_url_from_env(environ=None):
     """The connection producers use when none is passed: REDIS_URL, else localhost."""
+    return redis_url_and_source(environ)[0]
+
+
+def redis_url_and_source(environ=None):
+    """(url, where it came from) by the worker's rules, from the environment alone:
+    FORKQ_REDIS_URL_FILE, FORKQ_REDIS_URL, REDIS_URL, the default."""
     environ = os.environ if environ is None else environ
-    return environ.get("FORKQ_REDIS_URL") or environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    values = {o.name: o.default for o in OPTIONS if o.name in ("redis_url", "redis_url_file")}
+    sources = {"redis_url": "default", "redis_url_file": "default"}
+    for name, var in (("redis_url_file", "FORKQ_REDIS_URL_FILE"),
+                      ("redis_url", "FORKQ_REDIS_URL"), ("redis_url", "REDIS_URL")):
+        if environ.get(var) and sources[name] == "default":
+            values[name], sources[name] = environ[var], var
+    return _redis_url(values, sources)
 
 
 def namespace_from_env(environ=None):

@@ -139,12 +139,12 @@ def connect(connection=None, namespace=None, url=None):
 
 
 def _url_from_env():
-    """(url, where from): FORKQ_REDIS_URL, REDIS_URL, else the default."""
-    import os
-    for var in ("FORKQ_REDIS_URL", "REDIS_URL"):
-        if os.environ.get(var):
-            return os.environ[var], "from " + var
-    return _config.DEFAULT_REDIS_URL, "the default: set REDIS_URL or call forkq.connect()"
+    """(url, where from), as the worker finds it: FORKQ_REDIS_URL_FILE, FORKQ_REDIS_URL,
+    REDIS_URL, else the default."""
+    url, source = _config.redis_url_and_source()
+    if source == "default":
+        return url, "the default: set REDIS_URL or call forkq.connect()"
+    return url, "from " + source
 
 
 def _producer(connection, namespace):

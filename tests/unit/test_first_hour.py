@@ -121,3 +121,18 @@ def test_license_file_matches_the_metadata():
     assert meta["license"] == "MIT"
     assert open(os.path.join(ROOT, "LICENSE")).readline().strip() == "MIT License"
     assert meta["url"].startswith("https://") and meta["author"].strip()
+
+
+def test_enqueue_from_python_finds_the_url_as_the_worker_does(tmp_path, monkeypatch):
+    path = tmp_path / "url"
+    path.write_text(_closed_url() + "\n")
+    monkeypatch.setenv("FORKQ_REDIS_URL_FILE", str(path))
+    monkeypatch.setenv("REDIS_URL", "redis://elsewhere.invalid:6379/0")
+    forkq.api.enqueue._default = None
+    try:
+        with pytest.raises(forkq.RedisUnavailable) as caught:
+            forkq.enqueue("Hello", "x", queue="default")
+    finally:
+        forkq.api.enqueue._default = None
+    assert "(from FORKQ_REDIS_URL_FILE %s)" % path in str(caught.value)
+    assert "S3CRET" not in str(caught.value)
