@@ -33,11 +33,11 @@ def test_enqueue_without_a_queue_names_the_options_not_python_words():
 
 
 def test_enqueue_with_require_refuses_a_class_the_app_does_not_register():
-    done = CliRunner().invoke(cli, ["enqueue", "Helo", '"x"', "-q", "default", "-r",
-                                    "forkq.example", "--redis-url", _closed_url()], env={})
+    done = CliRunner().invoke(cli, ["enqueue", "Lean::Modulez", '"x"', "-q", "default", "-r",
+                                    "jobs_lean", "--redis-url", _closed_url()], env={})
     assert done.exit_code == 2, done.output
-    assert "'Helo' is not a job registered by --require forkq.example" in done.output
-    assert "Hello" in done.output  # the names it does know
+    assert "'Lean::Modulez' is not a job registered by --require jobs_lean" in done.output
+    assert "Lean::Modules" in done.output  # the names it does know
 
 
 def test_work_takes_queue_as_well_as_queues_and_a_typo_says_which():
