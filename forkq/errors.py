@@ -42,8 +42,18 @@ class RedisUnavailable(ConnectionError):
     and where it came from. The redis-py error is its __cause__."""
 
 
+class DirtyExit(Exception):
+    """What a job's on_failure hooks and its retry_on/give_up_on see when its child died
+    without reporting (killed, out of memory, crashed, --max-child-rss): Resque::DirtyExit.
+    The `failed` entry keeps Resque's name (DIRTY_EXIT)."""
+
+
+class PruneDeadWorkerDirtyExit(DirtyExit):
+    """The job's worker died and another worker pruned it (Resque's name, too)."""
+
+
 for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError,
-             RedisUnavailable):
+             RedisUnavailable, DirtyExit, PruneDeadWorkerDirtyExit):
     _cls.__module__ = "forkq"
 
 

@@ -23,6 +23,7 @@ from forkq.errors import ExitCode
 # name -> "module" (the command is the module's attribute of the same name, dashes as
 # underscores) or "module:attribute". `work` is defined below.
 COMMANDS = {
+    "delayed": "forkq.cli.delayed",
     "enqueue": "forkq.cli.admin",
     "failed": "forkq.cli.failed",
     "info": "forkq.cli.info",
@@ -32,6 +33,8 @@ COMMANDS = {
     "prune": "forkq.cli.admin",
     "queues": "forkq.cli.queues",
     "resume": "forkq.cli.admin",
+    "schedule": "forkq.cli.schedule",
+    "scheduler": "forkq.cli.scheduler",
     "stats": "forkq.cli.queues",
     "web": "forkq.cli.web",
     "workers": "forkq.cli.info",
