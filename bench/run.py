@@ -1,6 +1,9 @@
 """forkq's benchmark against rq and the fork floor, measured in one run.
 
-    python bench/run.py [--quick | --smoke] [--json OUT] [--rounds N] [--jobs N]
+    python3 bench/run.py [--quick | --smoke] [--json OUT] [--rounds N] [--jobs N]
+
+Any python3 will do: without forkq's dependencies it makes the test command's virtualenv
+(bootstrap.py) and runs itself there.
 
 Installs rq into bench/.venv (before the timed run), starts its own redis-server on a free
 loopback port, and drains N queued no-op jobs with one worker of each kind, interleaved round
@@ -18,7 +21,12 @@ import sys
 import time
 import traceback
 
-from peers import BENCH, ROOT, env, forkq_version, log, rq_python
+import bootstrap
+
+# before anything that needs psutil or redis-py: the system python3 of a fresh clone has neither
+bootstrap.ensure(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), sys.argv)
+
+from peers import BENCH, ROOT, env, forkq_version, log, rq_python  # noqa: E402
 
 # the bench enqueues with forkq's own producer too: the repository, as the workers see it
 sys.path.insert(1, ROOT)
