@@ -41,6 +41,14 @@ class IdleWorker:
             time.sleep(0.01)
         return self
 
+    def waker(self):
+        """How the worker said it is woken (its start-up log line), or None."""
+        self.err.seek(0)
+        for line in self.err.read().decode("utf-8", "replace").splitlines():
+            if "wake-ups:" in line:
+                return line.split("wake-ups:", 1)[1].strip()[:80]
+        return None
+
     def cpu(self):
         """CPU seconds of the worker and its live descendants so far."""
         try:
@@ -71,6 +79,7 @@ class IdleWorker:
 
 ENQUEUE = "forkq (forkq.enqueue)"
 KEYSPACE = "forkq (raw RPUSH, keyspace events on)"
+RAW = "forkq (raw RPUSH, no server config)"
 POLL = "forkq (raw RPUSH, --interval 0.1)"
 RQ = "rq Worker"
 
@@ -100,6 +109,7 @@ class IdleSides:
                  "jobs_latency", "--redis-url"]
         plan = [(ENQUEUE, "", forkq, [], ctx.forkq_missing),
                 (KEYSPACE, "Kl", forkq, [], ctx.forkq_missing),
+                (RAW, "", forkq, [], ctx.forkq_missing),
                 (POLL, "", forkq, ["--interval", "0.1"], ctx.forkq_missing),
                 (RQ, "", [ctx.rq, "-m", "rq.cli", "worker", "--quiet", "--url"], ["lat"],
                  ctx.rq_missing)]
@@ -143,6 +153,7 @@ class IdleSides:
             cpu = side.worker.cpu()
             issued = calls - side.count0[0] + blocked - side.count0[1]
             out[name] = {"cmds_per_s": issued / seconds, "window_s": seconds,
+                         "waker": side.worker.waker(),
                          "blocked_at_end": blocked,
                          "cpu_pct": (None if cpu is None or side.cpu0 is None
                                      else 100 * (cpu - side.cpu0) / seconds)}
@@ -166,11 +177,15 @@ def percentiles(values):
             "samples": len(values)}
 
 
-def stamp_samples(server, push, count, spacing):
+def stamp_samples(server, push, count, spacing, budget=None):
     """Push one Stamp job at a time into the idle worker and wait for it to start; the job
-    RPUSHes time.time() at its start. A first, unkept push warms the worker up."""
+    RPUSHes time.time() at its start. A first, unkept push warms the worker up. Past `budget`
+    seconds no more samples are taken (a worker that waits for its poll would take minutes)."""
     values = []
+    stop_at = time.monotonic() + budget if budget else None
     for i in range(count + 1):
+        if stop_at and len(values) >= 3 and time.monotonic() > stop_at:
+            break
         time.sleep(random.uniform(*spacing))
         began = time.time()
         push()
@@ -203,6 +218,7 @@ def latency(ctx, sides):
     # would always wait ~80 ms, so its pushes spread over a whole interval instead
     rows = [(ENQUEUE, forkq_push, SPACING, None),
             (KEYSPACE, raw_push, SPACING, None),
+            (RAW, raw_push, SPACING, None),
             (POLL, raw_push, (0.010, 0.110), ctx.skip_poll_row)]
     for name, make_push, spacing, skip in rows:
         side = sides.sides[name]
@@ -212,7 +228,7 @@ def latency(ctx, sides):
         log("  latency: " + name)
         try:
             out[name] = percentiles(stamp_samples(side.server, make_push(side.server.r),
-                                                  samples, spacing))
+                                                  samples, spacing, budget=20))
         except Exception as exc:
             out[name] = {"error": "%s: %s" % (type(exc).__name__, exc)}
     side = sides.sides[RQ]

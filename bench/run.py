@@ -30,18 +30,19 @@ from peers import BENCH, ROOT, env, forkq_version, log, rq_python  # noqa: E402
 
 # the bench enqueues with forkq's own producer too: the repository, as the workers see it
 sys.path.insert(1, ROOT)
-from drain import drain, many_queues  # noqa: E402
+from drain import drain, drain_app, many_queues  # noqa: E402
 from latency import IdleSides, latency  # noqa: E402
 from memory import memory  # noqa: E402
 from redisproc import RedisServer  # noqa: E402
 from report import report, verdicts  # noqa: E402
+from targets import verdicts14  # noqa: E402
 
 # jobs per drain, rq Worker's jobs per drain (None: the same), latency samples, jobs per
-# reserve-cost run, jobs in the long parent-RSS run, 100 MB app jobs
+# reserve-cost run, jobs in the long parent-RSS run, 100 MB app jobs, jobs per 100 MB app drain
 SIZES = {
-    "smoke": (30, None, 50, 30, 100, 3),
-    "quick": (200, 100, 50, 100, 2000, 6),
-    "full": (2000, None, 60, 1000, 20000, 20),
+    "smoke": (30, None, 50, 30, 100, 3, 30),
+    "quick": (200, 100, 50, 100, 2000, 6, 200),
+    "full": (2000, None, 60, 1000, 20000, 20, 1000),
 }
 
 
@@ -89,7 +90,7 @@ def main(argv=None):
     parser.add_argument("--json", default=os.path.join(BENCH, "results.json"))
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    n, n_rq, samples, queue_jobs, long_n, app_jobs = SIZES[mode]
+    n, n_rq, samples, queue_jobs, long_n, app_jobs, app_n = SIZES[mode]
     n = args.jobs or n
 
     ctx = Context()
@@ -134,6 +135,7 @@ def main(argv=None):
         finally:
             if sides:
                 sides.close()
+        result["drain_app"] = run_section("drain, 100 MB app", drain_app, ctx, app_n, rounds)
         result["queues"] = run_section("queues", many_queues, ctx, queue_jobs, rounds)
         result["memory"] = run_section("memory", memory, ctx, long_n, app_jobs)
     notes = []
@@ -149,6 +151,7 @@ def main(argv=None):
                  "RubyGems is out of this machine's reach)")
     result["notes"] = notes
     result["verdicts"] = verdicts(result)
+    result["verdicts14"] = verdicts14(result)
     result["seconds"] = round(time.monotonic() - started, 1)
     print(report(result))
     print("\n(timed run %.0f s; %s; JSON in %s)" % (result["seconds"], setup, args.json))
