@@ -3,6 +3,7 @@ issue's targets (with the basis each one is judged on)."""
 from drain import (APP_CEILING, APP_FLOOR, APP_FORKQ, CEILING, FLOOR, FORKQ, NO_FORK,
                    PER_CHILD, RQ_FORK, RQ_SIMPLE)
 from latency import ENQUEUE, KEYSPACE, POLL, RAW, RQ
+from scaling import scaling_lines
 
 # the idle workers are named after their latency rows; as idle workers, by their setup
 IDLE_NAMES = {ENQUEUE: "forkq, default 5 s poll", KEYSPACE: "forkq, 5 s poll, keyspace events on",
@@ -57,6 +58,8 @@ def report(result):
             lines += drain_table(app, floor_name=APP_FLOOR)
             lines += ceiling_lines(app, APP_FORKQ, APP_CEILING, APP_FLOOR, [])
     lines += memory_lines(result["memory"])
+    if "scaling" in result:
+        lines += scaling_lines(result["scaling"])
     lines += ["", "targets (issue 6): verdict, target, measured value [the basis it is judged on]"]
     for v in result["verdicts"]:
         lines.append("  %-5s  %-56s %s  [%s]" % (v["verdict"], v["target"], v["value"],

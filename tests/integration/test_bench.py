@@ -86,6 +86,12 @@ def test_benchmark_smoke(tmp_path):
         assert v["verdict"] in ("holds", "fails", "n/a"), v
         assert (v["verdict"] == "n/a") == (v["target"] in UNMEASURED_IN_SMOKE), v
         assert v["target"] in text
+    for layout in ("1 queue", "16 queues"):
+        for workers in ("1", "2"):
+            m = result["scaling"]["forkq pool"][layout][workers]
+            assert m["jobs_per_s"] > 0 and m["cmds_per_job"] > 1, (layout, workers, m)
+            assert m["redis_cpu_ms_per_job"] > 0 and m["cpu_ms_per_job"] > 0, m
+    assert "scaling: N workers" in text and "Redis's side:" in text
     assert [v["target"] for v in result["verdicts14"]] == list(TARGETS14)
     for v in result["verdicts14"]:
         assert v["verdict"] in ("holds", "fails"), v  # all measured, even in smoke mode
