@@ -7,7 +7,7 @@ from scaling import scaling_lines
 
 # the idle workers are named after their latency rows; as idle workers, by their setup
 IDLE_NAMES = {ENQUEUE: "forkq, default 5 s poll", KEYSPACE: "forkq, 5 s poll, keyspace events on",
-              RAW: "forkq, 5 s poll, no server config", POLL: "forkq --interval 0.1",
+              RAW: "forkq, 5 s poll, no server config", POLL: "forkq --interval 0.1, poll only",
               RQ: "rq Worker"}
 
 
@@ -126,8 +126,9 @@ def idle_lines(idle, lat):
         else:
             lines.append("  %-40s p50 %8.1f ms  p99 %8.1f ms  (%d samples)"
                          % (name, m["p50_ms"], m["p99_ms"], m["samples"]))
-    lines.append("  %-40s uniform over 0-5 s by construction (not measured: the 0.1 s row "
-                 "times the same path)" % "forkq (raw RPUSH, default 5 s poll)")
+    lines.append("  %-40s uniform over 0-5 s by construction, for a worker that only polls "
+                 "(not measured: the 0.1 s row times the same path)"
+                 % "forkq (raw RPUSH, default 5 s poll)")
     lines += ["", "idle cost: commands each idle worker issued per second, on a redis-server of "
                   "its own while the drain ran (a blocked command counts when issued)"]
     for name, m in _section(idle):
@@ -135,9 +136,10 @@ def idle_lines(idle, lat):
             lines.append("  %-40s n/a (%s)" % (IDLE_NAMES.get(name, name), m["error"][:150]))
             continue
         blocked = ", blocked in BLPOP at the end" if m["blocked_at_end"] else ""
-        lines.append("  %-40s %6.2f cmds/s over %.0f s%s (CPU %s %%)"
+        waker = ", wake-ups: %s" % m["waker"] if m.get("waker") else ""
+        lines.append("  %-40s %6.2f cmds/s over %.0f s%s (CPU %s %%%s)"
                      % (IDLE_NAMES.get(name, name), m["cmds_per_s"], m["window_s"], blocked,
-                        _f(m["cpu_pct"], "%.2f")))
+                        _f(m["cpu_pct"], "%.2f"), waker))
     return lines
 
 

@@ -63,6 +63,12 @@ def test_benchmark_smoke(tmp_path):
                    "child MB (caught)", "parent MB 1st job→end"):
         assert column in text, column
 
+    # each idle forkq worker is woken the way its row says (ACL users refuse it the others)
+    wakers = {"forkq (forkq.enqueue)": "client tracking",
+              "forkq (raw RPUSH, keyspace events on)": "keyspace events",
+              "forkq (raw RPUSH, no server config)": "client tracking",
+              "forkq (raw RPUSH, --interval 0.1)": "none (poll only)"}
+    assert {k: result["idle"][k]["waker"] for k in wakers} == wakers
     raw = result["latency"]["forkq (raw RPUSH, no server config)"]
     assert raw["samples"] >= 3, raw
     for name in ("forkq (forkq.enqueue)", "forkq (raw RPUSH, keyspace events on)"):
