@@ -1,6 +1,9 @@
 """Idle workers woken by any producer's push, with no server configuration (client tracking),
 and the fallbacks when Redis refuses it. Every worker polls every 30 s: only a wake-up can
 start a job within the 10 s deadlines."""
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -96,3 +99,17 @@ def test_tracking_refused_and_no_keyspace_events_leaves_the_wake_channel(r, spaw
     forkq.Producer(r).enqueue("Record", "published", queue="default")
     assert pop(r, "test:done", timeout=10)["args"] == ["published"]
     worker.stop()
+
+
+def test_forkq_failed_retry_wakes_an_idle_worker(r, spawn_worker, url):
+    # the retry writes the queue with Lua and publishes nothing: tracking reports the write
+    entry = {"failed_at": "2026/11/30 23:00:00 UTC", "exception": "RuntimeError",
+             "error": "first try", "backtrace": [], "worker": "elsewhere:1:default",
+             "queue": "default", "payload": {"class": "Record", "args": ["retried"]}}
+    r.rpush("resque:failed", json.dumps(entry))
+    worker = idle(spawn_worker("-q", "default", *SLOW_POLL), r)
+    done = subprocess.run([sys.executable, "-m", "forkq", "failed", "retry", "0",
+                           "--redis-url", url], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert pop(r, "test:done", timeout=10)["args"] == ["retried"]
+    assert worker.alive()
