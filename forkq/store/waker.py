@@ -60,12 +60,12 @@ class Waker:
             conn = None
             try:
                 conn = self._new_connection()
-                mode = attempt(conn, refusals)
+                mode = attempt(conn)
             except REDIS_DOWN:
                 _drop(conn)
                 self.retry_at = time.monotonic() + RETRY_AFTER
                 return
-            except redis.RedisError as exc:  # refused: the next way, on a new connection
+            except Exception as exc:  # refused (or unusable): the next way, on a new connection
                 _drop(conn)
                 refusals.append("%s refused: %s" % (attempt.__doc__, exc))
                 continue
@@ -101,7 +101,7 @@ class Waker:
         conn.connect()
         return conn
 
-    def _tracking(self, conn, refusals):
+    def _tracking(self, conn):
         """CLIENT TRACKING"""
         client_id = _call(conn, "CLIENT", "ID")
         _call(conn, "CLIENT", "TRACKING", "on", "REDIRECT", client_id, "BCAST",
@@ -110,7 +110,7 @@ class Waker:
         return "client tracking (any write to %s* or %s wakes this worker)" % (
             self.queue_prefix, self.queues_key.decode())
 
-    def _keyspace(self, conn, refusals):
+    def _keyspace(self, conn):
         """keyspace events"""
         try:
             flags = self.store.redis.config_get("notify-keyspace-events")
@@ -125,7 +125,7 @@ class Waker:
         _subscribe(conn, "PSUBSCRIBE", "__keyspace@%d__:%s*" % (db, self.queue_prefix))
         return "keyspace events (notify-keyspace-events %s)" % value
 
-    def _channel_only(self, conn, refusals):
+    def _channel_only(self, conn):
         """SUBSCRIBE"""
         _subscribe(conn, "SUBSCRIBE", self.wake_channel)
         return ("forkq's wake channel only: pushes by other producers wait for the poll "
