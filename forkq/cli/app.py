@@ -137,6 +137,7 @@ def hide_secrets_in_title(argv):
 
 
 def main():
+    from forkq.config import ConfigError
     hide_secrets_in_title(sys.argv)
     try:
         cli(prog_name="forkq")
