@@ -21,6 +21,11 @@ class JobSpec:
     source: object     # the decorated function or class
     plain: bool = False  # no perform hooks: the child calls perform directly
 
+    def timeout_or(self, default):
+        """The job's time limit: its own, else the worker's --timeout (0: none). The one
+        place it is chosen: the child's alarm and the parent's deadline must agree."""
+        return self.timeout if self.timeout is not None else default
+
 
 def job(fn=None, *, name=None, queue=None, timeout=None):
     """Register a function, or a class with a `perform` static/class method, as a job.

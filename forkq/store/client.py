@@ -20,6 +20,10 @@ REDIS_DOWN = _unavailable(("ConnectionError", "TimeoutError", "BusyLoadingError"
                            "TryAgainError", "ClusterDownError"))
 
 
+# Every reply that means "not now": the loop waits these out.
+NOT_NOW = REDIS_DOWN
+
+
 # A node that answers READONLY was demoted; the primary is now elsewhere (a DNS name moved
 # after a failover): reconnect rather than keep asking the replica on the same socket.
 RECONNECT = _unavailable(("ReadOnlyError",))

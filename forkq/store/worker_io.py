@@ -73,6 +73,22 @@ class Store:
     def claim(self, wid):
         return self.redis.get(self.keys.worker(wid))
 
+    def bound(self, seconds):
+        """Wait at most `seconds` for a connection or a reply from now on: the loop's ticks
+        must not block past its next deadline whatever Redis does (a stall, a partition)."""
+        pool = self.redis.connection_pool
+        pool.connection_kwargs["socket_timeout"] = seconds
+        pool.connection_kwargs["socket_connect_timeout"] = seconds
+        conns = list(getattr(pool, "_available_connections", ())) + \
+            list(getattr(pool, "_in_use_connections", ()))
+        for conn in conns:
+            conn.socket_timeout = conn.socket_connect_timeout = seconds
+            sock = getattr(conn, "_sock", None)
+            if sock is not None:
+                sock.settimeout(seconds)
+            if hasattr(conn, "update_parser_timeout"):  # hiredis keeps a copy
+                conn.update_parser_timeout(seconds)
+
     def reconnect(self):
         """Drop every connection: the next command connects again (and resolves the host
         name again, which a failover may have moved)."""

@@ -1,8 +1,9 @@
 """What becomes of one job: what its child reported, or what the parent saw of its end."""
 import os
 import signal
+import time
 
-from forkq import errors
+from forkq import errors, wire
 from forkq.errors import CHILD_CODES, ExitCode
 from forkq.proc import timeouts
 
@@ -58,3 +59,10 @@ class Outcome:
                 os.WTERMSIG(child.status) == signal.SIGKILL:
             text += " (OOM killer?)"
         return cls(False, errors.DIRTY_EXIT, text)
+
+
+def failed_entry(wid, queue, raw, exception, error, backtrace=(), payload_is_json=True):
+    """The one builder of the worker's `failed` entries (a job's own failure, a job held when
+    its worker stopped or died): Resque's shape, stamped now."""
+    return wire.failure_json(wire.failed_at(time.time()), raw, exception, error,
+                             list(backtrace), wid, queue, payload_is_json=payload_is_json)

@@ -13,11 +13,11 @@ failure for the job (naming the worker host:pid), but leaves the claim and the h
 behind; such a job is not recorded again.
 """
 import json
-import time
 
 import psutil
 
 from forkq import errors, wire
+from forkq.worker.outcome import failed_entry
 
 STARTED_SLACK = 2.0  # seconds of clock skew allowed between :started and the process start
 
@@ -74,9 +74,8 @@ def release_dead(store, wid, exception, reason, attempts=5):
             else:
                 error = "Job still being processed: worker %s died (%s)" % (wid, reason)
             if not already_recorded(store, wid, claim):
-                failure = wire.failure_json(wire.failed_at(time.time()), raw,
-                                                exception, error, [], wid, queue,
-                                                payload_is_json=is_json)
+                failure = failed_entry(wid, queue, raw, exception, error,
+                                       payload_is_json=is_json)
         if store.release(wid, claim, failure) >= 0:
             return job_class, bool(claim)
     return None, False

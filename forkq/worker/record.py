@@ -2,15 +2,16 @@
 reserve (one round trip a job), and the log line that says how it ended."""
 import time
 
-from forkq import wire
+from forkq.worker.outcome import failed_entry
 
 
 class Pending:
     """A performed job whose record is written with the next cycle (one round trip a job)."""
-    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency")
+    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency",
+                 "job_class")
 
     def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True,
-                 latency=None):
+                 latency=None, job_class=None):
         self.queue = queue
         self.raw = raw
         self.outcome = outcome
@@ -18,6 +19,7 @@ class Pending:
         self.started = started
         self.payload_is_json = payload_is_json
         self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
+        self.job_class = job_class
         if child is not None:
             child.line_due = True  # reaped before this line goes out: the line tells the exit
 
@@ -29,9 +31,8 @@ class Pending:
             return "", False, (self.queue, raw)
         if outcome.ok:
             return "", False, None
-        failure = wire.failure_json(
-            wire.failed_at(time.time()), self.raw, outcome.exception, outcome.error,
-            outcome.backtrace, wid, self.queue, payload_is_json=self.payload_is_json)
+        failure = failed_entry(wid, self.queue, self.raw, outcome.exception, outcome.error,
+                               outcome.backtrace, payload_is_json=self.payload_is_json)
         return failure, outcome.count_failed, None
 
     def log(self, log, finished):
@@ -49,7 +50,7 @@ class Pending:
             name, message = "failed", "%s: %s" % (outcome.exception, outcome.error)
         if not log.wants(name):
             return
-        fields = {"queue": self.queue,
+        fields = {"queue": self.queue, "job": self.job_class,
                   "duration": round(time.time() - self.started, 4) if self.started else None,
                   "queue_latency": self.latency, "skipped": outcome.skipped or None}
         if finished == 0:
