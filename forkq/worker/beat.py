@@ -4,6 +4,8 @@ never holds up a job's timeout or the worker's own signals. A tick that fails is
 soon; the loop's own Redis calls do the backing off."""
 import time
 
+import redis
+
 from forkq.store.client import REDIS_DOWN
 from forkq.worker import prune
 
@@ -36,6 +38,9 @@ class Beat:
         except REDIS_DOWN as exc:
             self.next_at = time.monotonic() + min(5.0, self.config.heartbeat_interval)
             self.log.event("redis_down", "heartbeat failed: %s" % exc)
+        except redis.ResponseError as exc:  # not worth ending the worker (and its job) for
+            self.next_at = time.monotonic() + min(5.0, self.config.heartbeat_interval)
+            self.log.event("error", "heartbeat failed: %r" % exc)
 
     def beat(self, register):
         """One heartbeat (one try: callers decide whether to back off or carry on)."""

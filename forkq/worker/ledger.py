@@ -7,6 +7,8 @@ queue. The ledger writes it, or leaves a claim that the next prune records."""
 import hashlib
 import time
 
+import redis
+
 from forkq import errors, wire
 from forkq.store.client import REDIS_DOWN
 from forkq.worker.outcome import failed_entry
@@ -107,13 +109,14 @@ class Ledger:
 
     def last_tries(self, attempt, giving_up):
         """Redis may be down on the way out: try `attempt` until it returns true, for at most
-        max(10 s, --term-timeout); then log `giving_up` and leave it to the next prune."""
+        max(10 s, --term-timeout); then log `giving_up` and leave it to the next prune. Any
+        error reply is tried again too: the records come first."""
         deadline = time.monotonic() + max(10.0, self.config.term_timeout)
         while True:
             try:
                 if attempt():
                     return
-            except REDIS_DOWN as exc:
+            except REDIS_DOWN + (redis.ResponseError,) as exc:
                 if time.monotonic() > deadline:
                     self.log.event("error", giving_up % exc)
                     return
