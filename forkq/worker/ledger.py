@@ -5,13 +5,20 @@ cycle's reply is lost, and the last tries on the way out.
 Every job ends in exactly one record: done, one `failed` entry, or back at the head of its
 queue. The ledger writes it, or leaves a claim that the next prune records."""
 import hashlib
+import itertools
+import os
 import time
 
 import redis
 
 from forkq import errors, wire
 from forkq.store.client import REDIS_DOWN
+from forkq.store.worker_io import Fenced
 from forkq.worker.outcome import failed_entry
+
+
+class FencedOut(redis.TimeoutError):
+    """Our cycles keep finding other fence values: as a lost connection, back off and retry."""
 
 
 class Ledger:
@@ -24,6 +31,11 @@ class Ledger:
         self.pending = None         # the last job's record (record.Pending), not yet written
         self.claim_sha = None       # sha1 of the worker:<id> claim of the job we hold
         self.uncertain = False      # a cycle's reply was lost: Redis may be ahead of us
+        # The fence: each cycle sends the value it last saw set and sets a new one, so a
+        # request that may still arrive (its reply lost, held in a partition) cannot act once
+        # a later one has (cycle.lua). Values are never reused, by this or any other process.
+        self.fence = ""
+        self._fences = ("%s.%d" % (os.urandom(6).hex(), n) for n in itertools.count(1))
 
     def hold(self, pending):
         """A performed job: its record goes out with the next cycle."""
@@ -33,12 +45,22 @@ class Ledger:
     def cycle(self, plan=None):
         """Write the held record and, with a queue `plan`, claim the next job, in one script.
         Returns what the store says (Reserved, Idle, PAUSED or None)."""
-        if self.uncertain:
-            self.recover()
-        record = self.pending.args(self.wid) if self.pending is not None else None
-        self.uncertain = True
-        found, finished = self.store.cycle(self.wid, wire.run_at(time.time()), record, plan,
-                                           claim_sha=self.claim_sha)
+        for _ in range(5):
+            if self.uncertain:
+                self.recover()
+            record = self.pending.args(self.wid) if self.pending is not None else None
+            self.uncertain = True
+            sent = (self.fence, next(self._fences))
+            found, finished = self.store.cycle(self.wid, wire.run_at(time.time()), record,
+                                               plan, claim_sha=self.claim_sha, fence=sent)
+            if not isinstance(found, Fenced):
+                break
+            # Another request of ours ran since we last heard (its reply was lost), or our
+            # fence is gone: take Redis's value and look at the claim again before retrying.
+            self.fence = found.value
+        else:
+            raise FencedOut("the cycle was fenced five times in a row")
+        self.fence = sent[1]
         self.uncertain = False
         if self.pending is not None:
             self.pending.log(self.log, finished)
