@@ -315,7 +315,9 @@ class Worker:
             return self.until
         if state is RETIRING:
             return min(self.until, time.monotonic() + RETIRE_POLL)
-        return INF if state is SUPERVISING else 0.0  # a job's deadlines: next_deadline
+        if state is SUPERVISING:  # a report already read is taken now; deadlines: next_deadline
+            return 0.0 if self.job.child.reports else INF
+        return 0.0
 
     def wake_fds(self):
         if self.state is SUPERVISING:
