@@ -1,8 +1,8 @@
 """The parent: one thread, one loop, one wait point.
 
-Each pass of the loop waits in `wait` (the only place the parent blocks: signals are taken there
-and every tick that is due runs there: heartbeat and prune, the job's deadline, the RSS guard,
-escalation, a scheduler), then does what its state asks:
+Each pass waits in `wait` (the only place the parent blocks; signals are taken and every due tick
+runs there: heartbeat and prune, the job's deadline, RSS guard, escalation, a scheduler), then
+does what its state asks:
 
   starting     clear the old heartbeat, beat, prune, register (each retried with backoff)
   reserving    write the last job's record and claim the next job (one round trip)
@@ -124,7 +124,7 @@ class Worker:
     def run(self, done):
         """The loop: wait (the one wait point), then act on the state, until `done()`."""
         while not done():
-            self.wait(self.wake_at(), self.wake_fds())
+            self.wait(*self.wake())
             self.step()
 
     def step(self):
@@ -164,7 +164,7 @@ class Worker:
         else:
             self.idle_found = found
             self.children.reap_exiting()
-            if self.children.current is not None:
+            if self.children.current is not None:  # idle: no child kept waiting for a job
                 self.retire_children(then=self.enter_idle)
             else:
                 self.enter_idle()
@@ -194,18 +194,13 @@ class Worker:
     def supervising(self):
         job = self.job
         outcome = job.outcome()
-        if outcome is None:
-            return
-        if job.escalation is not None and not outcome.ok and self.stopping == "now" \
-                and self.config.requeue_on_shutdown:
-            outcome.requeue = True
-        self.job = None
-        self.ledger.hold(job.record(outcome))
-        child = job.child
-        if child.status is not None or not child.accepting or \
-                child.jobs_sent >= self.config.jobs_per_child:
-            self.children.let_go(child)
-        self.state = RESERVING
+        if outcome is not None:
+            self.job = None
+            self.ledger.hold(job.record(outcome, self.stopping == "now" and
+                                        self.config.requeue_on_shutdown))
+            if job.child_done(self.config.jobs_per_child):
+                self.children.let_go(job.child)
+            self.state = RESERVING
 
     def escalate(self, reason, wait):
         if self.job is not None:
@@ -281,21 +276,17 @@ class Worker:
             self.state = RESERVING
 
     def retire_children(self, then=None):
-        """Let every child go and wait (in the loop) until all are reaped, or for at most
-        --term-timeout + 1 s (the children's own KILL comes at --term-timeout)."""
+        """Let every child go and wait (in the loop) until all are reaped, for at most
+        --term-timeout + 1 s (their KILL comes at --term-timeout); then `then()`. On the way
+        out (no `then`) the loop runs here until they are gone."""
         self.children.let_all_go()
-        if not self.children.exiting:
-            if then is not None:
-                then()
-            return
-        back = self.state
-        if then is None:
-            self.job = None  # on the way out: its claim is recorded by unregister
         self.until = time.monotonic() + self.config.term_timeout + 1.0
-        self.after_retire = then
-        self.state = RETIRING
-        if then is None:  # on the way out: run the loop here until they are gone
-            self.run(lambda: self.state is not RETIRING)
+        self.after_retire, back, self.state = then, self.state, RETIRING
+        self.retiring()  # none left to wait for: over at once
+        if then is None:
+            if self.state is RETIRING:
+                self.job = None  # its claim is recorded by unregister
+                self.run(lambda: self.state is not RETIRING)
             self.state = back
 
     def retiring(self):
@@ -307,25 +298,19 @@ class Worker:
                 then()
 
     # -- the one wait point -----------------------------------------------------------------------
-    def wake_at(self):
+    def wake(self):
+        """(until, fds) for the next wait, by state. A job's deadlines are next_deadline's."""
         state = self.state
-        if state is RESERVING or state is STARTING:
-            return self.calls.not_before
-        if state is IDLE:
-            return self.until
-        if state is RETIRING:
-            return min(self.until, time.monotonic() + RETIRE_POLL)
-        if state is SUPERVISING:  # a report already read is taken now; deadlines: next_deadline
-            return 0.0 if self.job.child.reports else INF
-        return 0.0
-
-    def wake_fds(self):
-        if self.state is SUPERVISING:
+        if state is SUPERVISING:
             child = self.job.child
-            return () if child.eof or child.reports else (child.report_r,)
-        if self.state is IDLE and self.waker is not None:
-            return self.waker.fds()
-        return ()
+            if child.reports:  # a report already read is taken now
+                return 0.0, ()
+            return INF, (() if child.eof else (child.report_r,))
+        if state is IDLE:
+            return self.until, (self.waker.fds() if self.waker is not None else ())
+        if state is RETIRING:
+            return min(self.until, time.monotonic() + RETIRE_POLL), ()
+        return (self.calls.not_before if state is RESERVING or state is STARTING else 0.0), ()
 
     def wait(self, until, fds=()):
         """The only place the parent blocks: until `until` (monotonic), one of `fds` is

@@ -134,7 +134,17 @@ class Supervision:
             return Outcome.from_report(child.reports.popleft())
         return None
 
-    def record(self, outcome):
+    def record(self, outcome, requeue_on_stop=False):
+        """The job's Pending record. A job ended by a shutdown goes back to its queue when
+        `requeue_on_stop` (--requeue-on-shutdown and a TERM/INT)."""
+        if self.escalation is not None and not outcome.ok and requeue_on_stop:
+            outcome.requeue = True
         job = self.job
         return Pending(job.queue, job.raw, outcome, self.child, self.started,
                        latency=self.latency, job_class=job.class_name)
+
+    def child_done(self, jobs_per_child):
+        """True if the child takes no next job (it ended, or has done its share)."""
+        child = self.child
+        return child.status is not None or not child.accepting or \
+            child.jobs_sent >= jobs_per_child
