@@ -136,10 +136,12 @@ class Worker:
     # -- starting ---------------------------------------------------------------------------------
     def starting(self):
         steps = (lambda: self.store.clear_heartbeat(self.id), lambda: self.beat.beat(False),
-                 self.beat.prune, lambda: hooks.run("before_first_fork"),
-                 lambda: self.store.register(self.id, self.started))
+                 self.beat.prune, None, lambda: self.store.register(self.id, self.started))
         while self.start_step < len(steps):
-            if self.calls.attempt(steps[self.start_step]) is FAILED:
+            step = steps[self.start_step]
+            if step is None:  # the app's hook runs once: it is not a Redis call to retry
+                hooks.run("before_first_fork")
+            elif self.calls.attempt(step) is FAILED:
                 return
             self.start_step += 1
         self.registered = True

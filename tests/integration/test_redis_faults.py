@@ -124,7 +124,7 @@ def test_stop_while_redis_is_down_still_exits(server, client, spawn_worker):
 
 
 def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
-    """The cycle script ran but its reply was lost: Worker.recover compares our claim's sha1
+    """The cycle script ran but its reply was lost: Ledger.recover compares our claim's sha1
     with the one we hold and puts a job we never saw back at the head of its queue."""
     from forkq import wire
     from forkq.config import Config
@@ -267,7 +267,7 @@ def proxy(server):
 
 def test_a_real_worker_whose_reserve_reply_is_lost_performs_the_job_once(server, client, proxy,
                                                                          spawn_worker):
-    # mechanism: Worker.recover — after the lost reply it reads its claim, sees a job it never
+    # mechanism: Ledger.recover — after the lost reply it reads its claim, sees a job it never
     # got and puts it back at the head of its queue. Without it the job stays claimed by a
     # live worker and is never performed.
     worker = spawn_worker("-q", "default", *FAST, url_override=proxy.url,

@@ -4,7 +4,7 @@ It forwards every byte both ways (one thread, selectors). Armed with `lose_next_
 it watches each request that runs a Lua script (EVALSHA/EVAL): if Redis answers it with a
 reserved job (the cycle script's ["job", ...] reply), the proxy swallows that reply and cuts
 the connection. The script has run in Redis (the job is popped and claimed) but the worker
-never hears of it: exactly the reply lost in flight that Worker.recover must sort out.
+never hears of it: exactly the reply lost in flight that the worker's Ledger.recover must sort out.
 """
 import selectors
 import socket
