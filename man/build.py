@@ -84,6 +84,11 @@ EXAMPLES = {
     "prune": ["forkq prune"],
     "pause": ["forkq pause", "forkq pause --worker $(hostname):4711:default"],
     "resume": ["forkq resume"],
+    "web": ["forkq web                                  # http://127.0.0.1:5678/",
+            "forkq web --read-only --bind 0.0.0.0:5678 --auth-file /etc/forkq/web.auth",
+            "FORKQ_WEB_AUTH=ops:secret forkq web --prefix /forkq"],
+    "metrics": ["forkq metrics",
+                "forkq metrics > /var/lib/node_exporter/textfile/forkq.prom"],
 }
 
 

@@ -9,7 +9,10 @@ atomic.
   release    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
              only if the claim is the one the caller read;
   unclaim    put a claimed job that never started back at the head of its queue;
-  retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown.
+  retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown;
+  remove_failed its Remove, with the same check;
+  clear_failed  Clear of the entries a page showed, only if the newest of them is unchanged;
+  filter_failed the entries of one chunk of `failed` that hold given bytes (a filtered page).
 
 lib.lua holds the helpers (JSON quoting as Ruby writes it, strict-JSON and UTF-8 checks, byte
 order sorting) that a script asks for by starting with `--! lib`.
@@ -64,3 +67,6 @@ HEARTBEAT = load("heartbeat")
 RELEASE = load("release")
 UNCLAIM = load("unclaim")
 RETRY_FAILED = load("retry_failed")
+REMOVE_FAILED = load("remove_failed")
+CLEAR_FAILED = load("clear_failed")
+FILTER_FAILED = load("filter_failed")
