@@ -22,6 +22,10 @@ class Beat:
         self.config = config
         self.log = log
         self.next_at = 0.0
+        # A request whose reply we stopped waiting for may still run in Redis, even after a
+        # later command on the main connection (Redis serves sockets in fd order): the way
+        # out releases us once more when there was one (Worker.unregister).
+        self.abandoned = False
         store.bound(TICK_CAP)
 
     def tick(self, now, deadline, register):
@@ -44,8 +48,12 @@ class Beat:
 
     def beat(self, register):
         """One heartbeat (one try: callers decide whether to back off or carry on)."""
-        _iso, _now, was_registered = self.store.heartbeat(self.id,
-                                                          self.started if register else "")
+        try:
+            _iso, _now, was_registered = self.store.heartbeat(
+                self.id, self.started if register else "")
+        except REDIS_DOWN:
+            self.abandoned = True
+            raise
         self.next_at = time.monotonic() + self.config.heartbeat_interval
         if register and not was_registered:
             self.log.event("warning", "worker keys were missing from Redis; registered again")
@@ -54,6 +62,7 @@ class Beat:
         try:
             prune.prune_dead_workers(self.store, self.hostname, self.id, self.config, self.log)
         except REDIS_DOWN:
+            self.abandoned = True
             raise
         except Exception as exc:  # a bad record in Redis must not stop this worker
             self.log.event("error", "prune failed: %r" % exc)

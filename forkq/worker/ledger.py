@@ -103,17 +103,23 @@ class Ledger:
                         "could not record the last job, Redis unavailable: %s; the next "
                         "prune will record it as failed")
 
-    def unregister(self, registered, stop_reason):
-        """Remove every key of ours; a job still claimed is recorded as failed (or requeued)."""
+    def unregister(self, registered, stop_reason, again=False):
+        """Remove every key of ours; a job still claimed is recorded as failed (or requeued).
+        `again`: a heartbeat whose reply we gave up on may run in Redis after our release
+        (Beat.abandoned): once released, release once more."""
         if not registered:  # never got as far as registering: one quiet try
             try:
                 self.release(stop_reason)
             except REDIS_DOWN:
                 pass
             return
-        self.last_tries(lambda: self.release(stop_reason),
-                        "could not unregister, Redis unavailable: %s; the next prune will "
-                        "record this worker's job")
+        if self.last_tries(lambda: self.release(stop_reason),
+                           "could not unregister, Redis unavailable: %s; the next prune will "
+                           "record this worker's job") and again:
+            try:
+                self.store.release(self.wid, None)
+            except REDIS_DOWN:
+                pass
 
     def release(self, stop_reason):
         claim = self.store.claim(self.wid)
@@ -132,14 +138,14 @@ class Ledger:
     def last_tries(self, attempt, giving_up):
         """Redis may be down on the way out: try `attempt` until it returns true, for at most
         max(10 s, --term-timeout); then log `giving_up` and leave it to the next prune. Any
-        error reply is tried again too: the records come first."""
+        error reply is tried again too: the records come first. True if `attempt` did."""
         deadline = time.monotonic() + max(10.0, self.config.term_timeout)
         while True:
             try:
                 if attempt():
-                    return
+                    return True
             except REDIS_DOWN + (redis.ResponseError,) as exc:
                 if time.monotonic() > deadline:
                     self.log.event("error", giving_up % exc)
-                    return
+                    return False
                 self.pause(0.5)

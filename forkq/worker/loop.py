@@ -355,7 +355,7 @@ class Worker:
     def unregister(self):
         if self.waker is not None:
             self.waker.close()
-        self.ledger.unregister(self.registered, self.stop_reason)
+        self.ledger.unregister(self.registered, self.stop_reason, again=self.beat.abandoned)
 
     def run_exit_hooks(self):
         safely.run_hooks(self.log, "worker_exit")

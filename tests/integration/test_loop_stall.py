@@ -79,7 +79,7 @@ def test_term_acts_within_seconds_while_redis_stalls(stalling, r, url, spawn_wor
     worker.signal(signal.SIGTERM)
     wait_until(lambda: not alive(started["pid"]), timeout=STALL - 5,
                message="the job's child ended after TERM during the stall")
-    assert time.monotonic() - sent < 4.0, "TERM waited for Redis"
+    assert time.monotonic() - sent < 5.0, "TERM waited for Redis"  # before: ~14 s
     assert "received SIGTERM" in worker.log
     thread.join(STALL + 5)
     assert worker.wait(30) == 0
