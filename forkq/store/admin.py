@@ -94,6 +94,8 @@ class Admin:
         schedules = self.keys.key("persistent_schedules")
         if self.redis.exists(schedules):
             out["scheduled"] = self.redis.hlen(schedules)
+        from forkq.store.scheduling_admin import SchedulingAdmin
+        out.update(SchedulingAdmin(self.redis, self.keys.prefix.rstrip(":")).overview(self.now()))
         return out
 
     # --- pages of lists, keys and the scheduler's numbers (forkq web, forkq metrics) ----------

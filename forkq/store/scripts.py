@@ -12,7 +12,9 @@ atomic.
   retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown;
   remove_failed its Remove, with the same check;
   clear_failed  Clear of the entries a page showed, only if the newest of them is unchanged;
-  filter_failed the entries of one chunk of `failed` that hold given bytes (a filtered page).
+  filter_failed the entries of one chunk of `failed` that hold given bytes (a filtered page);
+  effects    (included by cycle and release) what a record does for retries and unique jobs;
+  job_start, unique_push  a retrying or unique job's start, a unique job's enqueue.
 
 lib.lua holds the helpers (JSON quoting as Ruby writes it, strict-JSON and UTF-8 checks, byte
 order sorting) that a script asks for by starting with `--! lib`.
@@ -28,6 +30,7 @@ ARGS = {
     "cycle": ("ns", "wid", "run_at",
               "fence", "next_fence",          # the fence the worker last saw, and its next
               "record_sha", "failure", "count_failed", "requeue_queue", "requeue_payload",
+              "effects",                      # lua/effects.lua's JSON: retries, unique locks
               "reserve", "worker_name", "seq",
               "plan*"),                       # the queue plan (QueuePlan.argv)
     "unclaim": ("ns", "wid", "claim_sha", "queue", "payload"),
@@ -53,12 +56,13 @@ def prologue(script):
 
 
 def load(name):
-    """The source of lua/<name>.lua: lib.lua in front when its first line asks for it, then the
-    prologue that names its ARGV (ARGS)."""
+    """The source of lua/<name>.lua: the files its first line names in front of it (`--! lib`,
+    `--! lib effects`), then the prologue that names its ARGV (ARGS)."""
     with open(os.path.join(_DIR, name + ".lua"), encoding="utf-8") as fh:
         text = fh.read()
-    if text.startswith("--! lib\n"):
-        return load("lib") + prologue(name) + text
+    if text.startswith("--! "):
+        first = text.split("\n", 1)[0]
+        return "".join(load(part) for part in first[4:].split()) + prologue(name) + text
     return prologue(name) + text
 
 

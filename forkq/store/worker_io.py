@@ -30,7 +30,8 @@ class Store:
     # -- the hot path ----------------------------------------------------------------------
     def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None,
               fence=("", "")):
-        """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
+        """Record the last job (`record` = (failure, count_failed, requeue[, effects]) or
+        None; effects: the JSON of lua/effects.lua for retries and unique locks) and, with
         a `plan`, reserve the next. The record acts only on the claim whose sha1 is
         `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
         never used before (the store counts its claims unless one is given). `fence` is
@@ -43,11 +44,12 @@ class Store:
         if record is not None:
             if not claim_sha:
                 raise ValueError("a record needs the sha1 of the claim it ends")
-            failure, count_failed, requeue = record
+            failure, count_failed, requeue = record[:3]
+            effects = record[3] if len(record) > 3 else ""
             queue, payload = requeue or ("", "")
             values.update(record_sha=claim_sha, failure=failure,
                           count_failed="1" if count_failed else "0",
-                          requeue_queue=queue, requeue_payload=payload)
+                          requeue_queue=queue, requeue_payload=payload, effects=effects)
         rest = ()
         if plan is not None:
             seq = next(self._seq) if seq is None else seq
@@ -113,12 +115,13 @@ class Store:
         name again, which a failover may have moved)."""
         self.redis.connection_pool.disconnect()
 
-    def release(self, wid, expected, failure="", requeue=None):
+    def release(self, wid, expected, failure="", requeue=None, effects=""):
         """Unregister `wid`, recording its claimed job (if it is still `expected`) as `failure`
-        and/or requeueing it. Returns 1 (job recorded), 0 (no job) or -1 (claim changed)."""
+        and/or requeueing it, with `effects` (lua/effects.lua: a pruned job's retry). Returns
+        1 (job recorded), 0 (no job) or -1 (claim changed)."""
         queue, payload = requeue if requeue else ("", "")
         done = int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
-                                       payload)))
+                                       payload, effects)))
         if done >= 0:  # the cycle's fence (cycle.lua) goes with the worker
             self.redis.delete(self.keys.worker(wid) + ":fence")
         return done

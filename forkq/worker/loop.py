@@ -6,6 +6,7 @@ does what its state asks:
 
   starting     clear the old heartbeat, beat, prune, register (each retried with backoff)
   reserving    write the last job's record and claim the next job (one round trip)
+  beginning    a job with retry/unique options counts its attempt and takes its lock
   supervising  a child runs the job; its report or its end is the job's outcome
   retiring     children let go after the queues ran dry are waited for (bounded)
   idle         until the interval is over, a job is announced, or a signal changes things
@@ -30,6 +31,7 @@ from forkq.proc.children import Children
 from forkq.proc.signals import SignalBox
 from forkq.proc.signals import name as signal_name
 from forkq.proc.titles import Titles
+from forkq.store.client import REDIS_DOWN
 from forkq.store.plan import PAUSED, Idle, QueuePlan, Reserved
 from forkq.store.waker import Waker
 from forkq.store.worker_io import Store
@@ -37,10 +39,13 @@ from forkq.worker.backoff import BURST_GIVE_UP, FAILED, Calls, Stop, Unavailable
 from forkq.worker.beat import Beat
 from forkq.worker import safely
 from forkq.worker.ledger import Ledger
-from forkq.worker.supervision import Supervision, begin
+from forkq.worker.outcome import Outcome
+from forkq.worker.record import Pending
+from forkq.worker.retries import Retries
+from forkq.worker.supervision import Supervision, launch, prepare
 
-STARTING, RESERVING, SUPERVISING, RETIRING, IDLE, LEAVING = (
-    "starting", "reserving", "supervising", "retiring", "idle", "leaving")
+STARTING, RESERVING, BEGINNING, SUPERVISING, RETIRING, IDLE, LEAVING = (
+    "starting", "reserving", "beginning", "supervising", "retiring", "idle", "leaving")
 RETIRE_POLL = 0.2
 INF = float("inf")
 
@@ -76,7 +81,12 @@ class Worker:
         self.idle_found = None
         self.after_retire = None
         self.was_working = False
-        self.scheduler = None         # an object with tick() (and next_at()), if one is hung on
+        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
+        self.beginning_job = None     # (job, latency) waiting for retries.begin
+        self.scheduler = None         # --scheduler: forkq.scheduler.attach (tick, next_at)
+        if config.scheduler:
+            from forkq.scheduler.attach import attach
+            self.scheduler = attach(self)
         ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
                                 config.jobs_per_child)
         self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
@@ -106,7 +116,8 @@ class Worker:
                 self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
             for step in (self.children.end_current, self.retire_children,
                          self.children.stop_server, self.ledger.flush, self.unregister,
-                         self.run_exit_hooks, log_exit, self.beat.close, self.signals.restore):
+                         self.release_scheduler, self.run_exit_hooks, log_exit,
+                         self.beat.close, self.signals.restore):
                 safely.clean_up(self.log, step)
         return code
 
@@ -129,7 +140,7 @@ class Worker:
 
     def step(self):
         """Act on the state: each state is the method of its name."""
-        if self.state is RESERVING or self.state is STARTING:
+        if self.state is RESERVING or self.state is STARTING or self.state is BEGINNING:
             self.check_stop()
         getattr(self, self.state)()
 
@@ -147,6 +158,10 @@ class Worker:
         self.registered = True
         self.waker = Waker(self.store, self.plan, self.log)
         self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
+        try:
+            self.retries.warn_without_scheduler(self.config.scheduler, self.config.lock_prefix)
+        except REDIS_DOWN:
+            pass  # a warning is not worth a wait: the loop finds Redis when it is back
         gc.freeze()  # keep the preloaded heap's pages shared with every child
         self.state = RESERVING
 
@@ -184,7 +199,28 @@ class Worker:
 
     # -- one job ------------------------------------------------------------------------------------
     def start_job(self, reserved):
-        started = begin(reserved, self.children, self.config, self.titles, self.log)
+        prepared = prepare(reserved, self.titles, self.log)
+        if isinstance(prepared, Pending):
+            self.ledger.hold(prepared)
+            return
+        self.beginning_job = prepared
+        self.state = BEGINNING
+        self.beginning()
+
+    def beginning(self):
+        job, latency = self.beginning_job
+        begun = self.calls.attempt(self.retries.begin, job.spec, job.class_name, job.args,
+                                   job.queue, self.ledger.claim_sha)
+        if begun is FAILED:
+            return
+        (rules, go), self.beginning_job, self.state = begun, None, RESERVING
+        if not go:  # a while_executing twin runs: this one comes back later
+            self.ledger.hold(Pending(job.queue, job.raw, Outcome(True, skipped=True),
+                                     started=job.reserved_at, job_class=job.class_name,
+                                     settlement=rules.deferred()))
+            return
+        started = launch(job, latency, rules, self.children, self.config, self.titles,
+                         self.log, lambda outcome: self.settle(job, outcome, rules))
         if isinstance(started, Supervision):
             self.job = started
             self.state = SUPERVISING
@@ -193,13 +229,17 @@ class Worker:
         if started.outcome.requeue:  # the fork failed: give the machine a moment
             self.calls.not_before = time.monotonic() + 1.0
 
+    def settle(self, job, outcome, rules):
+        return self.retries.settle(job.spec, job.args, outcome, rules)
+
     def supervising(self):
         job = self.job
         outcome = job.outcome()
         if outcome is not None:
             self.job = None
-            self.ledger.hold(job.record(outcome, self.stopping == "now" and
-                                        self.config.requeue_on_shutdown))
+            self.ledger.hold(job.record(
+                outcome, self.stopping == "now" and self.config.requeue_on_shutdown,
+                lambda done: self.settle(job.job, done, job.rules)))
             if job.child_done(self.config.jobs_per_child):
                 self.children.let_go(job.child)
             self.state = RESERVING
@@ -312,7 +352,7 @@ class Worker:
             return self.until, (self.waker.fds() if self.waker is not None else ())
         if state is RETIRING:
             return min(self.until, time.monotonic() + RETIRE_POLL), ()
-        return (self.calls.not_before if state is RESERVING or state is STARTING else 0.0), ()
+        return (self.calls.not_before if state in (RESERVING, STARTING, BEGINNING) else 0.0), ()
 
     def wait(self, until, fds=()):
         """The only place the parent blocks: until `until` (monotonic), one of `fds` is
@@ -336,8 +376,8 @@ class Worker:
     def next_deadline(self, now):
         """The earliest moment a tick must act: the job's time, escalation, RSS, scheduler."""
         due = self.job.next_at() if self.job is not None else INF
-        if self.scheduler is not None and hasattr(self.scheduler, "next_at"):
-            due = min(due, self.scheduler.next_at())
+        if self.scheduler is not None:  # the scheduler's next tick is a deadline too
+            due = min(due, self.scheduler.next_at)
         return due
 
     def ticks(self):
@@ -356,6 +396,10 @@ class Worker:
         if self.waker is not None:
             self.waker.close()
         self.ledger.unregister(self.registered, self.stop_reason, again=self.beat.abandoned)
+
+    def release_scheduler(self):
+        if self.scheduler is not None:
+            self.scheduler.release()
 
     def run_exit_hooks(self):
         safely.run_hooks(self.log, "worker_exit")

@@ -16,10 +16,9 @@ RSS_POLL = 0.5
 INF = float("inf")
 
 
-def begin(reserved, children, config, titles, log):
-    """Start the reserved job. Returns a Supervision, or a Pending when no child runs it
-    (a payload that is not a job, an unknown class, a failing before_fork hook, a failed
-    fork: then the Pending says to requeue it and `.backoff` is set)."""
+def prepare(reserved, titles, log):
+    """(child.Job, queue latency) for the reserved job, or a Pending when it cannot run (a
+    payload that is not a job, an unknown class)."""
     now = time.time()
     try:
         payload = wire.decode_payload(reserved.raw)
@@ -41,12 +40,21 @@ def begin(reserved, children, config, titles, log):
     since = wire.enqueued_at(payload)
     latency = round(now - since, 4) if since is not None else None
     log.event("reserved", queue=job.queue, job=job.class_name, queue_latency=latency)
+    return job, latency
+
+
+def launch(job, latency, rules, children, config, titles, log, settle):
+    """Hand `job` to a child (a live one that takes more jobs, or a new fork). Returns a
+    Supervision, or a Pending when no child runs it (a failing before_fork hook; a failed
+    fork, which requeues it). `settle(outcome)` is the outcome's retry settlement."""
+    now = job.reserved_at
     try:
         hooks.run("before_fork", job)
     except Exception as exc:
-        return Pending(job.queue, job.raw, Outcome(
-            False, errors.exception_name(exc), "before_fork hook failed: %s" % exc,
-            child_mod.backtrace(exc), count_failed=True), job_class=job.class_name)
+        outcome = Outcome(False, errors.exception_name(exc), "before_fork hook failed: %s" % exc,
+                          child_mod.backtrace(exc), count_failed=True)
+        return Pending(job.queue, job.raw, outcome, job_class=job.class_name,
+                       settlement=settle(outcome))
     child = children.current
     message = {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
     if child is None or not child.accepting or not child.send_job(message):
@@ -56,19 +64,20 @@ def begin(reserved, children, config, titles, log):
             child = children.spawn(job, message)
         except OSError as exc:  # EAGAIN/ENOMEM: the job goes back, we back off
             log.event("error", "fork failed: %s" % exc)
-            return Pending(job.queue, job.raw, Outcome(
-                False, requeue=True, error="fork failed: %s" % exc), None, now,
-                latency=latency, job_class=job.class_name)
+            outcome = Outcome(False, requeue=True, error="fork failed: %s" % exc)
+            return Pending(job.queue, job.raw, outcome, None, now, latency=latency,
+                           job_class=job.class_name, settlement=settle(outcome))
         titles.forked(child.pid, int(time.time()))
-    return Supervision(job, child, config, now, latency)
+    return Supervision(job, child, config, now, latency, rules)
 
 
 class Supervision:
     """A job running in `child`: its deadline (its timeout plus --grace), the RSS guard and the
     escalation (wait → TERM → KILL to the child's group) once one is planned."""
 
-    def __init__(self, job, child, config, started, latency):
+    def __init__(self, job, child, config, started, latency, rules=None):
         self.job = job
+        self.rules = rules              # its retry and unique options (worker.retries)
         self.child = child
         self.config = config
         self.started = started          # wall clock, for the record's duration
@@ -134,14 +143,16 @@ class Supervision:
             return Outcome.from_report(child.reports.popleft())
         return None
 
-    def record(self, outcome, requeue_on_stop=False):
+    def record(self, outcome, requeue_on_stop, settle):
         """The job's Pending record. A job ended by a shutdown goes back to its queue when
-        `requeue_on_stop` (--requeue-on-shutdown and a TERM/INT)."""
+        `requeue_on_stop` (--requeue-on-shutdown and a TERM/INT); `settle(outcome)` is its
+        retry settlement."""
         if self.escalation is not None and not outcome.ok and requeue_on_stop:
             outcome.requeue = True
         job = self.job
         return Pending(job.queue, job.raw, outcome, self.child, self.started,
-                       latency=self.latency, job_class=job.class_name)
+                       latency=self.latency, job_class=job.class_name,
+                       settlement=settle(outcome))
 
     def child_done(self, jobs_per_child):
         """True if the child takes no next job (it ended, or has done its share)."""

@@ -105,6 +105,7 @@ class FakeLedger:
     def __init__(self, results):
         self.results = list(results)
         self.cycles = []      # True: a cycle that reserves; False: one that only records
+        self.claim_sha = "sha"
         self.held = []
 
     def cycle(self, plan=None):

@@ -1,7 +1,7 @@
---! lib
+--! lib effects
 -- One round trip per job: record the last job's outcome (done_working + counters, or the
--- failed entry, or a requeue) and reserve the next one. ARGV is named in scripts.ARGS (the
--- prologue above gives ARG.<name>).
+-- failed entry, or a requeue; and its effects, effects.lua) and reserve the next one. ARGV
+-- is named in scripts.ARGS (the prologue above gives ARG.<name>).
 -- Fenced: the worker sends the fence value it last saw set (ARG.fence) and a new one; a
 -- request that finds another value is stale (sent before a lost reply, delivered late after
 -- the worker's retry ran) or its fence is gone, and does nothing at all: {'fenced', -1, value}.
@@ -48,6 +48,7 @@ if ARGV[ARG.record_sha] ~= '' then
         redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
       end
     end
+    record_effects(ns, wid, ARGV[ARG.effects])
   end
 end
 if ARGV[ARG.reserve] ~= '1' then done_working(); return {'none', finished} end
