@@ -39,10 +39,9 @@ from forkq.worker.backoff import BURST_GIVE_UP, FAILED, Calls, Stop, Unavailable
 from forkq.worker.beat import Beat
 from forkq.worker import safely
 from forkq.worker.ledger import Ledger
-from forkq.worker.outcome import Outcome
 from forkq.worker.record import Pending
 from forkq.worker.retries import Retries
-from forkq.worker.supervision import Supervision, launch, prepare
+from forkq.worker.supervision import Starter, Supervision
 
 STARTING, RESERVING, BEGINNING, SUPERVISING, RETIRING, IDLE, LEAVING = (
     "starting", "reserving", "beginning", "supervising", "retiring", "idle", "leaving")
@@ -81,8 +80,7 @@ class Worker:
         self.idle_found = None
         self.after_retire = None
         self.was_working = False
-        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
-        self.beginning_job = None     # (job, latency) waiting for retries.begin
+        self.beginning_job = None     # (job, latency) waiting for its retries.begin
         self.scheduler = None         # --scheduler: forkq.scheduler.attach (tick, next_at)
         if config.scheduler:
             from forkq.scheduler.attach import attach
@@ -90,6 +88,8 @@ class Worker:
         ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
                                 config.jobs_per_child)
         self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
+        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
+        self.starter = Starter(self.retries, self.children, config, self.titles, self.log)
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -199,38 +199,26 @@ class Worker:
 
     # -- one job ------------------------------------------------------------------------------------
     def start_job(self, reserved):
-        prepared = prepare(reserved, self.titles, self.log)
+        prepared = self.starter.prepare(reserved)
         if isinstance(prepared, Pending):
             self.ledger.hold(prepared)
             return
-        self.beginning_job = prepared
-        self.state = BEGINNING
+        self.beginning_job, self.state = prepared, BEGINNING
         self.beginning()
 
     def beginning(self):
-        job, latency = self.beginning_job
-        begun = self.calls.attempt(self.retries.begin, job.spec, job.class_name, job.args,
-                                   job.queue, self.ledger.claim_sha)
-        if begun is FAILED:
+        started = self.starter.begin(self.beginning_job, self.calls.attempt, FAILED,
+                                     self.ledger.claim_sha)
+        if started is FAILED:
             return
-        (rules, go), self.beginning_job, self.state = begun, None, RESERVING
-        if not go:  # a while_executing twin runs: this one comes back later
-            self.ledger.hold(Pending(job.queue, job.raw, Outcome(True, skipped=True),
-                                     started=job.reserved_at, job_class=job.class_name,
-                                     settlement=rules.deferred()))
-            return
-        started = launch(job, latency, rules, self.children, self.config, self.titles,
-                         self.log, lambda outcome: self.settle(job, outcome, rules))
+        self.beginning_job = None
         if isinstance(started, Supervision):
-            self.job = started
-            self.state = SUPERVISING
+            self.job, self.state = started, SUPERVISING
             return
+        self.state = RESERVING
         self.ledger.hold(started)
         if started.outcome.requeue:  # the fork failed: give the machine a moment
             self.calls.not_before = time.monotonic() + 1.0
-
-    def settle(self, job, outcome, rules):
-        return self.retries.settle(job.spec, job.args, outcome, rules)
 
     def supervising(self):
         job = self.job
@@ -239,7 +227,7 @@ class Worker:
             self.job = None
             self.ledger.hold(job.record(
                 outcome, self.stopping == "now" and self.config.requeue_on_shutdown,
-                lambda done: self.settle(job.job, done, job.rules)))
+                lambda done: self.starter.settle(job.job, done, job.rules)))
             if job.child_done(self.config.jobs_per_child):
                 self.children.let_go(job.child)
             self.state = RESERVING

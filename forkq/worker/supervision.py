@@ -71,6 +71,40 @@ def launch(job, latency, rules, children, config, titles, log, settle):
     return Supervision(job, child, config, now, latency, rules)
 
 
+class Starter:
+    """From a reserved job to a child running it: look it up, count its attempt and take its
+    lock (retry/unique options: a Redis call the loop retries), run before_fork, hand it to a
+    child. Each step that cannot go on gives the job's Pending record instead."""
+
+    def __init__(self, retries, children, config, titles, log):
+        self.retries = retries
+        self.children = children
+        self.config = config
+        self.titles = titles
+        self.log = log
+
+    def prepare(self, reserved):
+        return prepare(reserved, self.titles, self.log)
+
+    def begin(self, prepared, attempt, failed, claim_sha):
+        """`attempt(op, *args)` runs a Redis call or answers `failed` (then call again)."""
+        job, latency = prepared
+        begun = attempt(self.retries.begin, job.spec, job.class_name, job.args, job.queue,
+                        claim_sha)
+        if begun is failed:
+            return failed
+        rules, go = begun
+        if not go:  # a while_executing twin runs: this one comes back later
+            return Pending(job.queue, job.raw, Outcome(True, skipped=True),
+                           started=job.reserved_at, job_class=job.class_name,
+                           settlement=rules.deferred())
+        return launch(job, latency, rules, self.children, self.config, self.titles, self.log,
+                      lambda outcome: self.settle(job, outcome, rules))
+
+    def settle(self, job, outcome, rules):
+        return self.retries.settle(job.spec, job.args, outcome, rules)
+
+
 class Supervision:
     """A job running in `child`: its deadline (its timeout plus --grace), the RSS guard and the
     escalation (wait → TERM → KILL to the child's group) once one is planned."""

@@ -156,6 +156,8 @@ class Harness:
         worker.calls.log = worker.log
         self.child = child or FakeChild(4242)
         worker.children = FakeChildren(self.child)
+        worker.starter = loop_mod.Starter(worker.retries, worker.children, config,
+                                          worker.titles, worker.log)
         worker.registered = True
         worker.state = loop_mod.RESERVING
         self.pending_signals = []
