@@ -60,6 +60,20 @@ def forkq_cmd(ctx, queues="bench", url=None, require="jobs_forkq"):
             "--require", require, "--redis-url", url or ctx.server.url]
 
 
+# forkq as it was at another commit (--baseline REV): its package first on sys.path, so a
+# refactor is judged against the code before it in the same run, round after round
+_AT_DIR = "import runpy, sys; sys.argv[0] = 'forkq'; sys.path.insert(0, %r); " \
+          "runpy.run_module('forkq', run_name='__main__', alter_sys=True)"
+
+
+def baseline_contender(ctx, n):
+    if not getattr(ctx, "baseline", None):
+        return []
+    label, path = ctx.baseline
+    cmd = [ctx.python, "-c", _AT_DIR % path] + forkq_cmd(ctx)[3:]
+    return [("forkq fork per job @" + label, cmd, "resque", n, n, ctx.forkq_missing)]
+
+
 def contenders(ctx, n):
     """(name, command, kind, jobs, children by design, missing): kind picks the queue format;
     missing says why it can't run here (then every round reports it n/a)."""
@@ -80,7 +94,7 @@ def contenders(ctx, n):
         (RQ_FORK, rq + ["bench"], "rq", n_rq, n_rq, ctx.rq_missing),
         (RQ_SIMPLE, rq + ["-w", "rq.worker.SimpleWorker", "bench"], "rq", n, None,
          ctx.rq_missing),
-    ]
+    ] + baseline_contender(ctx, n)
 
 
 def app_contenders(ctx, n):

@@ -17,7 +17,9 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -82,6 +84,17 @@ def prepare_rq(ctx, skip):
     return "rq's venv made ready in %.1f s, before the timed run began" % ctx.rq_setup
 
 
+def checkout(rev):
+    """(short name, folder) of the repository's tree at `rev`, unpacked with git archive."""
+    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    folder = tempfile.mkdtemp(prefix="forkq-baseline-%s-" % short)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    return short, folder
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -93,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--no-rq", action="store_true", help="leave rq out")
     parser.add_argument("--extras", action="store_true",
                         help="also drain with --no-fork-server (not an issue's target)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also drain with forkq as it was at git revision REV")
     parser.add_argument("--json", default=os.path.join(BENCH, "results.json"))
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -102,6 +117,7 @@ def main(argv=None):
 
     ctx = Context()
     ctx.python = sys.executable
+    ctx.baseline = checkout(args.baseline) if args.baseline else None
     setup = prepare_rq(ctx, "--smoke" if args.smoke else "--no-rq" if args.no_rq else None)
     with open("/proc/loadavg") as fh:
         loadavg = " ".join(fh.read().split()[:3])

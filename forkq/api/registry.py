@@ -24,6 +24,11 @@ class JobSpec:
     retry: RetryPolicy = None    # automatic retries (docs/retries.rst), or None
     unique: UniquePolicy = None  # unique-job lock, or None
 
+    def timeout_or(self, default):
+        """The job's time limit: its own, else the worker's --timeout (0: none). The one
+        place it is chosen: the child's alarm and the parent's deadline must agree."""
+        return self.timeout if self.timeout is not None else default
+
 
 
 

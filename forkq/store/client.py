@@ -3,10 +3,34 @@ make their clients here, from any URL address.py reads, Sentinel included), and 
 that mean "not now" rather than "never"."""
 import redis
 from redis.backoff import NoBackoff
+try:
+    from redis._parsers.base import BaseParser
+except ImportError:  # redis-py < 5
+    from redis.connection import BaseParser
 from redis.retry import Retry
 
 from forkq.config import ConfigError
 from forkq.store import address
+
+
+class NotNowError(redis.ResponseError):
+    """An error reply that means "not now" and has no class of redis-py's: BUSY (another
+    client's script or function runs past busy-reply-threshold), MISCONF (the server cannot
+    persist and refuses writes), NOREPLICAS (min-replicas-to-write not met)."""
+
+
+def _not_now(code):
+    # redis-py strips the code from the message of a class it maps: put it back, so the
+    # error reads as Redis said it (for us and for any other client in the process)
+    return type("NotNow" + code.title(), (NotNowError,),
+                {"__init__": lambda self, *args, **kwargs: NotNowError.__init__(
+                    self, " ".join((code,) + tuple(str(a) for a in args)), **kwargs)})
+
+
+# Every parser redis-py has (RESP2, RESP3, hiredis) reads this table of its base class; no
+# parser of our own, since redis-py 8 ties features to its own parser classes.
+for _code in ("BUSY", "MISCONF", "NOREPLICAS"):
+    BaseParser.EXCEPTION_CLASSES.setdefault(_code, _not_now(_code))
 
 
 def _unavailable(names):
@@ -25,10 +49,20 @@ REDIS_DOWN = _unavailable(("ConnectionError", "TimeoutError", "BusyLoadingError"
                            "TryAgainError", "ClusterDownError"))
 
 
+# Every reply that means "not now": the loop waits these out. (NOSCRIPT is not one: redis-py's
+# Script loads the script again and retries.)
+NOT_NOW = REDIS_DOWN = REDIS_DOWN + (NotNowError,)
+
+
 # A node that answers READONLY was demoted; the primary is now elsewhere (a DNS name moved
 # after a failover, or the sentinels name another master): reconnect rather than keep asking
 # the replica on the same socket.
 RECONNECT = _unavailable(("ReadOnlyError",))
+# A master that refuses writes for want of replicas (min-replicas-to-write) may have been
+# failed over: its replica promoted, so it has none. Ask again where the master is.
+_NOREPLICAS = BaseParser.EXCEPTION_CLASSES.get("NOREPLICAS")
+if isinstance(_NOREPLICAS, type):
+    RECONNECT += (_NOREPLICAS,)
 
 
 def _options(purpose):
@@ -36,7 +70,7 @@ def _options(purpose):
         # bytes in and out (payloads may be invalid UTF-8), bounded waits so a cut connection
         # raises instead of hanging, keepalive for idle sockets, and no automatic retries:
         # redis-py (8.x) re-sends a command whose reply was lost, which would run a cycle
-        # script twice. Worker.recover sorts out a lost reply from our claim instead.
+        # script twice. The worker's ledger sorts out a lost reply from its claim.
         return dict(socket_timeout=30, socket_connect_timeout=5, socket_keepalive=True,
                     health_check_interval=0, retry=Retry(NoBackoff(), 0),
                     retry_on_timeout=False)

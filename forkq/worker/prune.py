@@ -26,6 +26,7 @@ import time
 from forkq import errors, wire
 from forkq.proc import pidstart
 from forkq.store.client import REDIS_DOWN
+from forkq.worker.outcome import failed_entry
 from forkq.worker.retries import Retries
 
 PRUNED_MEMO_TTL = 7 * 86400  # how long a prune's record can still be replaced by the truth
@@ -152,9 +153,8 @@ def release_dead(store, wid, exception, reason, attempts=5, retries=None):
                 error = "Job still being processed: worker %s died (%s)" % (wid, reason)
             if not already_recorded(store, wid, claim):
                 def build(failed_at=None):
-                    return wire.failure_json(failed_at or wire.failed_at(time.time()), raw,
-                                             exception, error, [], wid, queue,
-                                             payload_is_json=is_json)
+                    return failed_entry(wid, queue, raw, exception, error,
+                                        payload_is_json=is_json, failed_at=failed_at)
                 if retries is not None and is_json and claim not in settled:
                     settled[claim] = retries.settle_pruned(queue, raw, exception, error)
                 settlement = settled.get(claim)

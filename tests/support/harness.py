@@ -99,11 +99,12 @@ def worker_env(url, extra=None):
 
 class WorkerProcess:
     """The real `forkq work` in a subprocess (python -m forkq), its log in a file."""
+    COMMAND = "work"
 
-    def __init__(self, url, args, env=None, cwd=SUPPORT):
-        self.log_path = tempfile.mktemp(prefix="forkq-worker-", suffix=".log")
+    def __init__(self, url, args=(), env=None, cwd=SUPPORT):
+        self.log_path = tempfile.mktemp(prefix="forkq-%s-" % self.COMMAND, suffix=".log")
         self.log_file = open(self.log_path, "w")
-        cmd = [sys.executable, "-m", "forkq", "work", "--redis-url", url] + list(args)
+        cmd = [sys.executable, "-m", "forkq", self.COMMAND, "--redis-url", url] + list(args)
         self.proc = subprocess.Popen(cmd, env=worker_env(url, env), cwd=cwd,
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
                                      start_new_session=True)
