@@ -1,8 +1,8 @@
 """Redis Sentinel: one client recipe (forkq/store/client.py) reads redis+sentinel:// URLs for
 the worker, the admin commands and forkq.enqueue, and asks the sentinels for the master on
 every (re)connection. A real failover (one master, one replica, three sentinels on loopback;
-the master killed, or failed over with SENTINEL FAILOVER) in the middle of a 1,000-job drain by two workers: nothing lost, one
-record per job, both workers carry on with the new master."""
+the master killed, or failed over with SENTINEL FAILOVER) in the middle of a 1,000-job drain
+by two workers: nothing lost, one record per job, both workers carry on with the new master."""
 import os
 import shutil
 import signal
