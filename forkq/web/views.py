@@ -20,7 +20,18 @@ NOTICES = {
     "partly": "Done %(n)s; %(skipped)s could not be (changed meanwhile, or no class or queue).",
     "queue_removed": "Removed queue %(arg)s and its %(n)s job(s).",
     "not_retried": "Failed entry %(n)s was not retried: %(arg)s",
+    "delayed_removed": "Removed %(n)s delayed job(s) due at %(arg)s.",
+    "delayed_changed": "Nothing removed: that job is no longer delayed at %(arg)s (queued "
+                       "or removed meanwhile).",
+    "delayed_queued": "Queued %(n)s delayed job(s) of %(arg)s now%(to_failed)s.",
+    "delayed_cleared": "Dropped %(n)s delayed job(s).",
+    "schedule_removed": "Removed schedule %(arg)s.",
+    "schedule_queued": "Queued schedule %(arg)s now.",
+    "schedule_not_queued": "Nothing queued: schedule %(arg)s",
+    "no_schedule": "No schedule %(arg)s (removed meanwhile?).",
 }
+WARNINGS = ("changed", "partly", "not_retried", "delayed_changed", "schedule_not_queued",
+            "no_schedule")
 
 
 class Page:
@@ -42,7 +53,9 @@ def notice(request):
     values = {"n": present.int_arg(request.args, "n", 0), "arg": arg,
               "skipped": present.int_arg(request.args, "skipped", 0),
               "onto": " onto %s" % arg if arg and code == "retried" else ""}
-    kind = "warn" if code in ("changed", "partly", "not_retried") else "ok"
+    values["to_failed"] = "; %d had no queue and went to failed" % values["skipped"] \
+        if values["skipped"] else ""
+    kind = "warn" if code in WARNINGS or values["skipped"] else "ok"
     return {"kind": kind, "text": NOTICES[code] % values}
 
 
