@@ -4,7 +4,7 @@ import json
 
 from forkq import wire
 from forkq.config import namespace_from_env, redact_url, redis_url_from_env
-from forkq.store.delayed_totals import delayed_totals
+from forkq.store.delayed_totals import delayed_due, delayed_totals
 from forkq.store.failures import Failures
 
 
@@ -144,20 +144,28 @@ class Admin:
     def namespace_keys(self):
         """Every key of the namespace, sorted, as {"key" (without the namespace), "type",
         "size"} (SCAN, then TYPE and the size command of each type, pipelined)."""
+        return self.describe_keys(self.namespace_key_names())
+
+    def namespace_key_names(self):
+        """Every key of the namespace (full names), sorted: SCAN only, so a page of keys
+        asks TYPE and size of its own hundred (describe_keys), not of every key."""
+        return sorted({k.decode("utf-8", "replace")
+                       for k in self.redis.scan_iter(match=self.keys.all_pattern(), count=5000)})
+
+    def describe_keys(self, names):
+        """[{"key" (without the namespace), "type", "size"}] of full key `names`."""
         prefix = self.keys.prefix
-        names = sorted({k.decode("utf-8", "replace")
-                        for k in self.redis.scan_iter(match=self.keys.all_pattern(), count=1000)})
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.type(name)
-        types = [_text(t) for t in pipe.execute()]
+        types = [_text(t) for t in pipe.execute()] if names else []
         pipe = self.redis.pipeline(transaction=False)
         for name, kind in zip(names, types):
             if kind in SIZES:
                 getattr(pipe, SIZES[kind])(name)
             else:
                 pipe.exists(name)
-        sizes = pipe.execute()
+        sizes = pipe.execute() if names else []
         return [{"key": name[len(prefix):], "type": kind,
                  "size": size if kind in SIZES else None}
                 for name, kind, size in zip(names, types, sizes)]
@@ -196,22 +204,9 @@ class Admin:
     def delayed_due(self, now):
         """resque-scheduler's due backlog: {"due": delayed jobs whose time is <= now, "lag":
         seconds the oldest due one is late, 0 when none is}. (All delayed jobs: scheduler().)
-        Read 1,000 timestamps at a time, as delayed_totals reads the whole schedule."""
-        due = lag = offset = 0
-        while True:
-            batch = self.redis.zrangebyscore(self.keys.delayed_schedule, "-inf", now,
-                                             start=offset, num=1000, withscores=True)
-            if not batch:
-                return {"due": due, "lag": lag}
-            if not offset:
-                lag = max(0, now - batch[0][1])
-            pipe = self.redis.pipeline(transaction=False)
-            for member, _score in batch:
-                pipe.llen(self.keys.prefix.encode() + b"delayed:" + member)
-            due += sum(pipe.execute())
-            offset += len(batch)
-            if len(batch) < 1000:
-                return {"due": due, "lag": lag}
+        Summed in Redis a batch of timestamps at a time, as delayed_totals sums the schedule."""
+        jobs, _stamps, first = delayed_due(self.redis, self.keys, now)
+        return {"due": jobs, "lag": max(0, now - first) if first is not None else 0}
 
     def scheduler_master(self):
         """Who holds resque-scheduler's master lock ("host:pid"), or None. Its key is

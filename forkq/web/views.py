@@ -229,12 +229,13 @@ def stats_redis(app, request):
 
 def stats_keys(app, request):
     admin = app.admin
-    rows = admin.namespace_keys()
+    names = admin.namespace_key_names()
     page = present.int_arg(request.args, "page", 1, low=1)
-    pages = present.Pages(page, KEYS_PER_PAGE, len(rows), lambda n: app.url(
+    pages = present.Pages(page, KEYS_PER_PAGE, len(names), lambda n: app.url(
         request, "stats_keys", page=n if n > 1 else None))
+    shown = admin.describe_keys(names[pages.offset:pages.offset + KEYS_PER_PAGE])
     return Page("stats_keys.html", {"tab": "stats", "now": admin.now(), "pages": pages,
-                                    "keys": rows[pages.offset:pages.offset + KEYS_PER_PAGE],
+                                    "keys": shown,
                                     "prefix": admin.keys.prefix})
 
 
