@@ -23,3 +23,7 @@ from forkq.api.delayed import (delayed_count, enqueue_at, enqueue_in,  # noqa: E
                                remove_delayed, scheduled_at)
 
 __all__ += ["enqueue_at", "enqueue_in", "remove_delayed", "scheduled_at", "delayed_count"]
+# what on_failure hooks and retry_on see for a child that died, or a worker that did
+from forkq.errors import DirtyExit, PruneDeadWorkerDirtyExit  # noqa: E402
+
+__all__ += ["DirtyExit", "PruneDeadWorkerDirtyExit"]

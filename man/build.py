@@ -193,9 +193,27 @@ def command_page(name, command):
         out += scheduler_keys() + exit_table(ADMIN_EXIT)
     else:
         out += exit_table(ADMIN_EXIT)
+    if name == "work":
+        out += retry_sections()
     out += examples(name)
     out += [".SH SEE ALSO", ".BR forkq (1)"]
     return "\n".join(out) + "\n"
+
+
+def retry_sections():
+    from forkq.wire.retry_keys import KEYS as RETRY_KEYS
+    out = [".SH RETRIES AND UNIQUE JOBS"] + para("""A job registered with
+        @forkq.job(retry=N, backoff=..., retry_on=..., give_up_on=...) is retried after any
+        failure (an exception, a timeout, a killed child, --max-child-rss, a dead worker) as
+        resque-retry retries it, through resque-scheduler's delayed set: run a scheduler
+        (--scheduler, forkq-scheduler(1) or Ruby's); without one the worker warns at start-up.
+        With unique=until_executing, until_executed or while_executing (and lock_ttl=) an
+        identical job is refused at enqueue or deferred while another holds the lock. The
+        options: docs/retries.rst.""")
+    out += [".PP", "Keys, under the namespace:"]
+    for key, what in RETRY_KEYS:
+        out += [".TP", ".B %s" % esc(key), esc(what) + "."]
+    return out
 
 
 def signals_section():

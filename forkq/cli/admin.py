@@ -49,16 +49,18 @@ def enqueue(class_name, args, queue, requires, at, delay, redis_url, namespace, 
     if at is not None or delay is not None:
         from forkq.cli.delayed import enqueue_later
         return enqueue_later(admin, class_name, values, queue, at, delay, as_json)
+    producer = Producer(admin.redis, admin.keys.prefix.rstrip(":"))
     try:
-        pushed = Producer(admin.redis, admin.keys.prefix.rstrip(":")).enqueue(
-            class_name, *values, queue=queue)
+        pushed = producer.enqueue(class_name, *values, queue=queue)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc))
     result = {"enqueued": bool(pushed), "class": class_name, "args": values,
               "queue": queue or _default_queue(class_name)}
+    if not pushed:
+        result["reason"] = producer.refused or "not enqueued: a before_enqueue hook said no"
     emit(result, as_json, lambda r: click.echo(
         "enqueued %s %s on %s" % (class_name, wire.encode(values), r["queue"])
-        if r["enqueued"] else "not enqueued: a before_enqueue hook said no"))
+        if r["enqueued"] else r["reason"]))
 
 
 def _json_arg(text):

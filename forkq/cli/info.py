@@ -21,6 +21,8 @@ def overview(admin):
     data["queue_sizes"] = [{"queue": name, "size": size} for name, size in queues]
     data["working_jobs"] = [{"worker": w["id"], "queue": w["queue"], "class": w["job"],
                              "since": w["since"]} for w in working(workers)]
+    from forkq.store.retries import pending_retries
+    data["retrying"], data["retrying_jobs"] = pending_retries(admin.redis, admin.keys)
     return data
 
 
@@ -50,6 +52,12 @@ def render_overview(data):
     click.echo("%d of %d workers working" % (data["working"], data["workers"]))
     table([(w["worker"], w["queue"], w["class"], w["since"]) for w in data["working_jobs"]],
           ("WORKER", "QUEUE", "CLASS", "SINCE"))
+    if data.get("retrying"):
+        click.echo("")
+        click.echo("%d job%s waiting for a retry" % (data["retrying"],
+                                                    "" if data["retrying"] == 1 else "s"))
+        table([(j["class"], j["attempts"], j["last_error"] or "")
+               for j in data["retrying_jobs"]], ("CLASS", "ATTEMPTS", "LAST ERROR"))
 
 
 @cli.command()

@@ -32,6 +32,7 @@ from forkq.worker import prune
 from forkq.worker.outcome import Outcome
 from forkq.worker.record import Pending
 from forkq.worker.recovery import RedisFaults, Stop, Unavailable
+from forkq.worker.retries import Retries
 
 RSS_POLL = 0.5
 
@@ -47,6 +48,7 @@ class Worker(RedisFaults):
         self.signals = SignalBox()
         self.titles = Titles(config.procline_prefix)
         self.log = EventLog(config.log_format, config.verbose, worker_id=self.id)
+        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
         self.waker = None
         self.started = wire.started_at(time.time())
         self.registered = False
@@ -120,6 +122,10 @@ class Worker(RedisFaults):
         self.registered = True
         self.waker = Waker(self.store, self.plan, self.log)
         self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
+        try:
+            self.retries.warn_without_scheduler(self.config.scheduler, self.config.lock_prefix)
+        except REDIS_DOWN:
+            pass  # a warning is not worth a wait: the loop finds Redis when it is back
         gc.freeze()  # keep the preloaded heap's pages shared with every child
 
     def loop(self):
@@ -196,15 +202,24 @@ class Worker(RedisFaults):
         since = wire.enqueued_at(payload)
         latency = round(now - since, 4) if since is not None else None
         self.log.event("reserved", queue=job.queue, job=job.class_name, queue_latency=latency)
+        rules, go = self.retrying(self.retries.begin, spec, job.class_name, job.args, job.queue,
+                                  self.claim_sha)
+        if not go:
+            self.pending = Pending(job.queue, job.raw, Outcome(True, skipped=True),
+                                   started=now, settlement=rules.deferred())
+            return
         try:
             hooks.run("before_fork", job)
         except Exception as exc:
-            self.pending = Pending(job.queue, job.raw, Outcome(
-                False, errors.exception_name(exc), "before_fork hook failed: %s" % exc,
-                child_mod.backtrace(exc), count_failed=True))
+            outcome = Outcome(False, errors.exception_name(exc),
+                              "before_fork hook failed: %s" % exc, child_mod.backtrace(exc),
+                              count_failed=True)
+            self.pending = Pending(job.queue, job.raw, outcome, settlement=self.retries.settle(
+                spec, job.args, outcome, rules))
             return
         outcome, child = self.supervise(job)
-        self.pending = Pending(job.queue, job.raw, outcome, child, now, latency=latency)
+        self.pending = Pending(job.queue, job.raw, outcome, child, now, latency=latency,
+                               settlement=self.retries.settle(spec, job.args, outcome, rules))
         if child is None:  # fork failed (EAGAIN, ENOMEM): the job goes back; give it a moment
             self.log.event("error", outcome.error)
             self.wait_fds((), 1.0)
