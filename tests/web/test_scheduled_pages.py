@@ -208,3 +208,17 @@ def test_overview_and_nav_carry_the_delayed_totals_and_next_due(client, r):
     line = html.split('id="scheduling"', 1)[1].split("</p>", 1)[0]
     assert "2 delayed jobs" in line and "in 2 min" in line and "1 schedule<" in line
     assert 'data-stat="delayed"><b>2</b>' in html
+
+
+def test_metrics_count_the_schedules_beside_the_delayed_jobs(client, r):
+    from prometheus_client.parser import text_string_to_metric_families
+    now = int(r.time()[0])
+    delay(r, now - 5, job([1]), job([2]))
+    delay(r, now + 60, job([3]))
+    schedule(r, "a", every="1m", **{"class": "Record"}, queue="webq")
+    schedule(r, "b", every="1m", **{"class": "Record"}, queue="webq")
+    text = client.get("/metrics").get_data(as_text=True)
+    got = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+           if not s.labels}
+    assert got["forkq_schedules"] == 2 and got["forkq_delayed_jobs"] == 3
+    assert got["forkq_delayed_due_jobs"] == 2 and 4 <= got["forkq_scheduler_lag_seconds"] <= 7
