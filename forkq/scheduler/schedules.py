@@ -157,7 +157,7 @@ def listing(schedules, now):
             base = wire.parse_ruby_time(last) if last else None
             nxt = parsed.next_after(base) if base is not None else None
             if nxt is None or nxt < now:
-                nxt = parsed.next_after(now - 1)
+                nxt = parsed.next_after(now)
             row["next"] = wire.ruby_time_to_s(nxt)
             row["when"] = parsed.describe()
         except (ValueError, ScheduleError) as exc:

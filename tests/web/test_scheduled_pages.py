@@ -222,3 +222,18 @@ def test_metrics_count_the_schedules_beside_the_delayed_jobs(client, r):
            if not s.labels}
     assert got["forkq_schedules"] == 2 and got["forkq_delayed_jobs"] == 3
     assert got["forkq_delayed_due_jobs"] == 2 and 4 <= got["forkq_scheduler_lag_seconds"] <= 7
+
+
+def test_next_fire_counts_from_the_last_fire_as_the_master_does():
+    """`forkq schedule list` and the Schedules tab share listing(): an every-30s schedule
+    fired 10 s ago fires next in 20 s (it showed now + 29 before), and one never fired or
+    whose next slot has passed (no master ran) counts from now, as a new master does."""
+    from forkq.scheduler.schedules import listing
+    now = 1_800_000_000
+    raw = b'{"every":"30s","class":"Record","queue":"webq"}'
+    rows = listing({b"recent": (raw, time_to_s(now - 10).encode()),
+                    b"stale": (raw, time_to_s(now - 3600).encode()),
+                    b"never": (raw, None)}, now)
+    nxt = {row["name"]: row["next"] for row in rows}
+    assert nxt == {"recent": time_to_s(now + 20), "stale": time_to_s(now + 30),
+                   "never": time_to_s(now + 30)}
