@@ -249,6 +249,14 @@ def namespace_from_env(environ=None):
     return environ.get("FORKQ_NAMESPACE", "resque")
 
 
+def lock_prefix_from_env(environ=None):
+    """The scheduler master lock's prefix as `forkq scheduler` reads it (--lock-prefix's
+    variables), so the operator's views find the lock the scheduler holds."""
+    environ = os.environ if environ is None else environ
+    return environ.get("FORKQ_LOCK_PREFIX") or environ.get(
+        "RESQUE_SCHEDULER_MASTER_LOCK_PREFIX") or ""
+
+
 def redact_url(url):
     """The URL with any password replaced, for titles, logs and failure records."""
     try:

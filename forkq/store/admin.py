@@ -3,7 +3,8 @@ show, for the CLI and the dashboard alike (forkq.cli, forkq.web)."""
 import json
 
 from forkq import wire
-from forkq.config import namespace_from_env, redact_url, redis_url_from_env
+from forkq.config import (lock_prefix_from_env, namespace_from_env, redact_url,
+                          redis_url_from_env)
 from forkq.store.delayed_totals import delayed_due, delayed_totals
 from forkq.store.failures import Failures
 
@@ -19,6 +20,7 @@ class Admin:
         self.keys = wire.Keys(namespace)
         self.failures = Failures(self.redis, self.keys)
         self.server = redact_url(redis_url)
+        self.lock_prefix = lock_prefix_from_env()
 
     def queues(self):
         names = sorted(q.decode("utf-8", "replace") for q in self.redis.smembers(self.keys.queues))
@@ -94,9 +96,13 @@ class Admin:
         schedules = self.keys.key("persistent_schedules")
         if self.redis.exists(schedules):
             out["scheduled"] = self.redis.hlen(schedules)
-        from forkq.store.scheduling_admin import SchedulingAdmin
-        out.update(SchedulingAdmin(self.redis, self.keys.prefix.rstrip(":")).overview(self.now()))
+        out.update(self.scheduling().overview(self.now()))
         return out
+
+    def scheduling(self):
+        """resque-scheduler's operator side (forkq delayed/schedule, the dashboard's tabs)."""
+        from forkq.store.scheduling_admin import SchedulingAdmin
+        return SchedulingAdmin(self.redis, self.keys.prefix.rstrip(":"), self.lock_prefix)
 
     # --- pages of lists, keys and the scheduler's numbers (forkq web, forkq metrics) ----------
 
@@ -211,9 +217,9 @@ class Admin:
     def scheduler_master(self):
         """Who holds resque-scheduler's master lock ("host:pid"), or None. Its key is
         namespaced twice (contract §12): resque:resque:resque_scheduler_master_lock."""
-        namespace = self.keys.prefix.rstrip(":")
-        value = self.redis.get(self.keys.key(namespace + ":resque_scheduler_master_lock"))
-        return _text(value)
+        from forkq.wire.scheduler import master_lock_key
+        return _text(self.redis.get(master_lock_key(self.keys.prefix.rstrip(":"),
+                                                    self.lock_prefix)))
 
 
 def _text(value):

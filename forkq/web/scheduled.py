@@ -17,8 +17,7 @@ from forkq.wire import scheduler as wire
 
 
 def _sched(admin):
-    from forkq.store.scheduling_admin import SchedulingAdmin
-    return SchedulingAdmin(admin.redis, admin.keys.prefix.rstrip(":"))
+    return admin.scheduling()
 
 
 def _item(raw):

@@ -237,3 +237,16 @@ def test_next_fire_counts_from_the_last_fire_as_the_master_does():
     nxt = {row["name"]: row["next"] for row in rows}
     assert nxt == {"recent": time_to_s(now + 20), "stale": time_to_s(now + 30),
                    "never": time_to_s(now + 30)}
+
+
+def test_a_lock_prefix_from_the_environment_names_the_master_everywhere(url, r, monkeypatch):
+    """RESQUE_SCHEDULER_MASTER_LOCK_PREFIX (or FORKQ_LOCK_PREFIX), as `forkq scheduler`
+    reads it: the pages and /metrics look for the lock where the scheduler holds it."""
+    monkeypatch.setenv("RESQUE_SCHEDULER_MASTER_LOCK_PREFIX", "MyApp")
+    r.set("resque:resque:MyApp:resque_scheduler_master_lock", "sched-host:7")
+    c = Client(create_app(redis_url=url))
+    assert 'id="master">sched-host:7</b>' in c.get("/schedules").get_data(as_text=True)
+    assert 'forkq_scheduler_master{holder="sched-host:7"} 1.0' in c.get(
+        "/metrics").get_data(as_text=True)
+    assert "scheduler master <span class=\"mono\">sched-host:7" in c.get("/").get_data(
+        as_text=True)
