@@ -155,8 +155,17 @@ class Admin:
     def namespace_key_names(self):
         """Every key of the namespace (full names), sorted: SCAN only, so a page of keys
         asks TYPE and size of its own hundred (describe_keys), not of every key."""
-        return sorted({k.decode("utf-8", "replace")
-                       for k in self.redis.scan_iter(match=self.keys.all_pattern(), count=5000)})
+        from forkq.store.scripts import load
+        step = self.redis.register_script(load("scan_names"))
+        names, cursor = set(), 0
+        while True:
+            reply = step(args=[cursor, self.keys.all_pattern(), 5000])
+            cursor = int(reply[0])
+            if reply[1]:
+                names.update(reply[1].split(b"\n"))
+            names.update(reply[2:])
+            if not cursor:
+                return sorted(name.decode("utf-8", "replace") for name in names)
 
     def describe_keys(self, names):
         """[{"key" (without the namespace), "type", "size"}] of full key `names`."""
