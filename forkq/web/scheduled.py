@@ -64,7 +64,8 @@ def delayed(app, request):
         rows.append(row)
     return Page("delayed.html", {"tab": "delayed", "now": now, "rows": rows, "pages": pages,
                                  "totals": admin.scheduler(),
-                                 "status": scheduler_status(admin, sched, now)})
+                                 "status": scheduler_status(admin, sched, now)},
+                live="scheduler")
 
 
 def delayed_one(app, request, ts):
@@ -100,7 +101,8 @@ def schedules(app, request):
         row.setdefault("error", None)
         row.setdefault("when", None)
     return Page("schedules.html", {"tab": "schedules", "now": now, "rows": rows,
-                                   "status": scheduler_status(admin, sched, now)})
+                                   "status": scheduler_status(admin, sched, now)},
+                live="scheduler")
 
 
 # --- actions -----------------------------------------------------------------------------------

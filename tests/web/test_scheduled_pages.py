@@ -250,3 +250,17 @@ def test_a_lock_prefix_from_the_environment_names_the_master_everywhere(url, r, 
         "/metrics").get_data(as_text=True)
     assert "scheduler master <span class=\"mono\">sched-host:7" in c.get("/").get_data(
         as_text=True)
+
+
+def test_who_schedules_and_the_backlog_refresh_live(client, r):
+    now = int(r.time()[0])
+    for path in ("/delayed", "/schedules"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'data-live="%s?partial=1"' % path in html, path
+    assert 'id="master">none</b>' in client.get("/delayed?partial=1").get_data(as_text=True)
+    r.set(LOCK, "sched-host:1")
+    delay(r, now - 3, job([1]))
+    for path in ("/delayed?partial=1", "/schedules?partial=1"):
+        part = client.get(path).get_data(as_text=True)
+        assert "<html" not in part and "<table" not in part, path
+        assert 'id="master">sched-host:1</b>' in part and 'id="due">1</b>' in part, path
