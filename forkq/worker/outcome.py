@@ -1,8 +1,9 @@
 """What becomes of one job: what its child reported, or what the parent saw of its end."""
 import os
 import signal
+import time
 
-from forkq import errors
+from forkq import errors, wire
 from forkq.errors import CHILD_CODES, ExitCode
 from forkq.proc import timeouts
 
@@ -62,3 +63,11 @@ class Outcome:
                 os.WTERMSIG(child.status) == signal.SIGKILL:
             text += " (OOM killer?)"
         return cls(False, errors.DIRTY_EXIT, text)
+
+
+def failed_entry(wid, queue, raw, exception, error, backtrace=(), payload_is_json=True,
+                 failed_at=None):
+    """The one builder of the worker's `failed` entries (a job's own failure, a job held when
+    its worker stopped or died): Resque's shape, stamped `failed_at` (default: now)."""
+    return wire.failure_json(failed_at or wire.failed_at(time.time()), raw, exception, error,
+                             list(backtrace), wid, queue, payload_is_json=payload_is_json)
