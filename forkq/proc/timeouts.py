@@ -135,7 +135,10 @@ class Escalation:
 
 
 def kill_group(pgid, sig):
-    """Signal a child's whole process group (it and any grandchildren); gone is fine."""
+    """Signal a child's whole process group (it and any grandchildren); gone is fine, and so
+    is a child whose pid the fork server has not told yet (None)."""
+    if not pgid:
+        return False
     if sig == signal.SIGTERM:
         order_term(pgid)
     try:

@@ -35,6 +35,8 @@ class Outcome:
     @classmethod
     def from_exit(cls, child, elapsed, escalation):
         """The child ended without a report: say what the parent saw, in words."""
+        if getattr(child, "fork_error", None):  # the fork server could not fork: put it back
+            return cls(False, requeue=True, error=child.fork_error)
         known = child.status is not None and child.status >= 0
         words = timeouts.describe_status(child.status) if known else (
             "ended with its fork server (status unknown)" if child.server is not None

@@ -1,0 +1,39 @@
+"""What a job's descendants do cannot change its record or hold the worker (issue 12, items 7
+and 9): a grandchild that leaves the job's group and ignores signals ends with the job; a copy
+of the child that a job forks and returns from never reports."""
+import pytest
+from harness import alive, enqueue_raw, failures, pop, wait_until
+
+MODES = {"fork server": (), "no fork server": ("--no-fork-server",),
+         "jobs per child": ("--jobs-per-child", "3")}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_grandchild_in_its_own_session_ends_with_the_job(r, spawn_worker, mode):
+    enqueue_raw(r, "default", {"class": "Escapee", "args": []})
+    enqueue_raw(r, "default", {"class": "Record", "args": ["next"]})
+    worker = spawn_worker("-q", "default", "-r", "workerjobs", "-r", "jobs_escape",
+                          "--interval", "0.1", *MODES[mode])
+    grandchild = pop(r, "test:escapee")["grandchild"]
+    assert pop(r, "test:done", timeout=10)["args"] == ["next"], worker.log
+    wait_until(lambda: r.get("resque:stat:processed") == b"2", timeout=10,
+               message="both jobs recorded")
+    wait_until(lambda: not alive(grandchild), timeout=5, message="the grandchild to die")
+    assert failures(r) == []
+    assert worker.alive()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_forked_copy_returning_from_perform_never_reports(r, spawn_worker, mode):
+    enqueue_raw(r, "default", {"class": "ForkReturn", "args": []})
+    for i in range(3):
+        enqueue_raw(r, "default", {"class": "Record", "args": [i]})
+    worker = spawn_worker("-q", "default", "-r", "workerjobs", "-r", "jobs_escape",
+                          "--burst", *MODES[mode])
+    assert worker.wait(30) == 0, worker.log
+    assert sorted(pop(r, "test:done")["args"][0] for _ in range(3)) == [0, 1, 2]
+    assert r.llen("test:done") == 0
+    assert [(e["exception"], e["error"]) for e in failures(r)] == [
+        ("ValueError", "the original failed")]
+    assert r.get("resque:stat:processed") == b"4"
+    assert r.get("resque:stat:failed") == b"1"
