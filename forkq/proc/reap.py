@@ -31,7 +31,7 @@ def reap(pid, block=False, keep=(), before_wait=None):
     if info is None:
         return None
     timeouts.kill_group(pid, signal.SIGKILL)
-    sweep(keep, since=start_time(pid), ended=pid)
+    sweep(keep, since=pid, ended=pid)
     if before_wait is not None:
         before_wait(pid)
     try:
@@ -42,13 +42,15 @@ def reap(pid, block=False, keep=(), before_wait=None):
 
 
 def sweep(keep=(), since=None, ended=None):
-    """SIGKILL and reap every stray child (see above) started at or after `since` (a start
-    time in clock ticks; None: any). Returns how many were ended."""
+    """SIGKILL and reap every stray child (see above) started no earlier than the process
+    `since` (None: any). Returns how many were ended."""
     ended_count = 0
     deadline = None
     while True:
-        strays = [p for p in child_pids() if p != ended and p not in keep and p not in KEEP
-                  and (since is None or start_time(p) >= since)]
+        strays = [p for p in child_pids() if p != ended and p not in keep and p not in KEEP]
+        if strays and since is not None:
+            started = start_time(since)  # the zombie's entry still says it
+            strays = [p for p in strays if start_time(p) >= started]
         if not strays:
             return ended_count
         for pid in strays:

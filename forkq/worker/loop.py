@@ -262,10 +262,13 @@ class Worker(RedisFaults):
         child = self.children.current
         if child is None or child.status is not None:
             return
-        plan = timeouts.Escalation.start(child.pid, reason, wait, self.config.term_timeout)
+        # A fork server's child may not have its pid yet: the plan asks for it when due.
+        plan = timeouts.Escalation.start(lambda: child.pid, reason, wait,
+                                         self.config.term_timeout)
         if self.escalation is None or (plan.next_at() or 0) < (self.escalation.next_at() or 0):
             self.escalation = plan
-            self.log.event("warning", "ending child %d: %s" % (child.pid, reason))
+            self.log.event("warning", "ending child %s: %s" % (child.pid or "(not forked yet)",
+                                                                reason))
 
     def check_rss(self, child):
         try:
