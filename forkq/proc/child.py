@@ -66,10 +66,11 @@ def protocol_args(args):
 class Context:
     """What a child needs from the process that forks it, set up before fork."""
     __slots__ = ("report_w", "jobs_r", "box", "default_timeout", "parent_pid", "titles",
-                 "jobs_per_child")
+                 "jobs_per_child", "report_tag")
 
     def __init__(self, box, default_timeout, parent_pid, titles, jobs_per_child):
         self.report_w = self.jobs_r = None
+        self.report_tag = None  # a fork server's child: its job number, on a shared socket
         self.box = box
         self.default_timeout = default_timeout
         self.parent_pid = parent_pid
@@ -106,6 +107,8 @@ def run(job, ctx):
             if os.getpid() != me:
                 os._exit(ExitCode.OK)
             first = False
+            if ctx.report_tag is not None:  # one datagram on the fork server's report socket
+                report = ctx.report_tag + _fit(report)
             if not send(ctx.report_w, report):
                 code = ExitCode.REPORT_LOST
                 break
@@ -175,6 +178,21 @@ def backtrace(exc):
         end -= 1
     return ["%s:%d:in `%s'" % (f.filename, f.lineno or 0, f.name)
             for f in reversed(frames[start:end])]
+
+
+REPORT_MAX = 128 << 10  # a report is one datagram on a shared socket: it must fit
+
+
+def _fit(report):
+    """The report framed, cut to REPORT_MAX (a long error text or backtrace is shortened)."""
+    data = report if isinstance(report, bytes) else frame(report)
+    if len(data) <= REPORT_MAX:
+        return data
+    report = dict(report, error=report.get("error", "")[:8192] + " … (cut)",
+                  backtrace=report.get("backtrace", [])[:100])
+    data = frame(report)
+    return data if len(data) <= REPORT_MAX else frame(dict(report, error=report["error"][:512],
+                                                            backtrace=[]))
 
 
 # Built before any fork, so a child that succeeds encodes nothing.

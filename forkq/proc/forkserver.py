@@ -5,16 +5,19 @@ every page either side writes afterwards faults. The worker's parent carries red
 import alone is ~17 MB, asyncio included), the pub/sub connection and the loop's state; the
 fork server is forked from the CLI process right after the --require modules are imported and
 before forkq imports redis-py (forkq.proc.helper), so it holds the app and forkq's child code
-and nothing else, and does almost nothing per job: no decode, no title, no import.
+and nothing else, and does almost nothing per job: no decode, no title, no import, no pipe.
 
-One message each way per job. The worker sends the job (framing.job_frame: the payload as
-Redis gave it); the server forks, and when the child has ended it reaps it (forkq.proc.reap:
-the child's group and every stray descendant killed first; the server is their subreaper) and
-sends one frame with the child's report (the bytes the child wrote on its pipe, which only the
-server reads, and never waits on past the child's end), wait status, peak RSS and CPU. The
-worker needs the child's pid before that only to signal its group (escalation) or show it: the
-server writes it in a page both share (MAP_SHARED, made before the fork) the moment it forks,
-and a job still running NOTICE_AFTER later gets a notice, so the worker's title names its child.
+Per job the worker sends one message (framing.job_frame: the payload as Redis gave it) and
+gets one from the server: how the child ended (wait status, peak RSS, CPU), sent once the
+server has reaped it (forkq.proc.reap: its group and every stray descendant killed first; the
+server is their subreaper). The child's report does not wait for that: it goes straight to the
+worker as one datagram, tagged with the job's number, on a socket every child of the server
+shares, so the worker records the job and reserves the next while the child exits and is
+reaped. (Measured: reporting outcome and exit together in one frame was slower, since the
+worker then waits for the child's exit.) The worker needs the child's pid before that only to
+signal its group (escalation) or show it: the server writes it in a page both share
+(MAP_SHARED, made before the fork) the moment it forks, and a job still running NOTICE_AFTER
+(5 ms) later gets a notice, so the worker's title names its child.
 
 The worker keeps every decision: it reserves, supervises, escalates, and records. If it dies
 (even by SIGKILL), the server learns it by a parent-death signal it can catch (SIGHUP), kills
@@ -31,11 +34,12 @@ import time
 
 from forkq.proc import child, framing, helper, kernel, reap, timeouts
 
-NOTICE_AFTER = 0.002  # a job running this long gets a notice of its pid (the worker's title)
+NOTICE_AFTER = 0.005  # a job running this long gets a notice of its pid (the worker's title)
 SPAWN_WAIT = 10.0     # a server that has not forked a job by then is stuck: it is killed
 FORKED, ENDED, FAILED = 0, 1, 2
 _MESSAGE = struct.Struct(">BqiiQd")  # kind, job number, pid, wait status, peak RSS KB, CPU s
 _SLOT = struct.Struct("=qq")         # job number, pid: the page's slot for a job
+_TAG = struct.Struct(">q")           # a report datagram's job number
 SLOTS = 64
 
 
@@ -48,15 +52,17 @@ class ForkServer:
     """The worker's end."""
     spawn_wait = SPAWN_WAIT
 
-    def __init__(self, pid, sock, page, titles):
+    def __init__(self, pid, sock, reports, page, titles):
         self.pid = pid
         self.sock = sock
+        self.reports = reports  # the children's reports come here, one datagram each
         self.page = page
         self.titles = titles
         self.reader = framing.Reader(_decode)
         self.sent = 0        # job numbers, counted alike on both ends
-        self.ended = {}      # job number -> (pid, status, maxrss KB, cpu s, report bytes)
+        self.ended = {}      # job number -> (pid, status, maxrss KB, cpu s)
         self.failed = {}     # job number -> why the server could not fork it
+        self.reported = {}   # job number -> the reports its child sent
         self.dead = False
 
     @classmethod
@@ -64,11 +70,15 @@ class ForkServer:
         """Fork the server now (call before forkq.worker.loop is imported). `ctx_factory(box)`
         builds the child.Context its children run with."""
         parent_sock, server_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        reports_r, reports_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        reports_r.shutdown(socket.SHUT_WR)
+        reports_w.shutdown(socket.SHUT_RD)
         page = mmap.mmap(-1, SLOTS * _SLOT.size)
-        pid = helper.start(titles, "Fork server for %d", _serve, server_sock, parent_sock,
-                           page, ctx_factory)
+        pid = helper.start(titles, "Fork server for %d", _serve, server_sock,
+                           (parent_sock, reports_r), reports_w, page, ctx_factory)
         server_sock.close()
-        return cls(pid, parent_sock, page, titles)
+        reports_w.close()
+        return cls(pid, parent_sock, reports_r, page, titles)
 
     def fileno(self):
         return self.sock.fileno()
@@ -104,15 +114,34 @@ class ForkServer:
                 return
             for kind, number, pid, status, maxrss, cpu, tail in self.reader.feed(data):
                 if kind == ENDED:
-                    self.ended[number] = (pid, status, maxrss, cpu, tail)
+                    self.ended[number] = (pid, status, maxrss, cpu)
                 elif kind == FAILED:
                     self.failed[number] = tail.decode("utf-8", "replace")
                 elif number == self.sent and number not in self.ended:
                     self.titles.forked(pid, int(time.time()))
 
+    def take_reports(self, number):
+        """The reports job `number`'s child has sent so far (a frame that does not decode is
+        left out: the exit status tells)."""
+        while True:
+            try:
+                data = self.reports.recv(1 << 18, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            if len(data) < _TAG.size:
+                break  # EOF (the server and every child gone) or a stray's junk
+            tag = _TAG.unpack_from(data)[0]
+            self.reported.setdefault(tag, []).extend(framing.Reader().feed(data[_TAG.size:]))
+        return self.reported.pop(number, ())
+
+    def forget(self, number):
+        self.reported.pop(number, None)
+
     def take(self, number):
         """How job `number`'s child ended, once the server says: (pid, status, maxrss KB,
-        cpu s, report bytes); ("fork failed: …",) if the server could not fork it."""
+        cpu s); ("fork failed: …",) if the server could not fork it."""
         if number in self.failed:
             return (self.failed.pop(number),)
         return self.ended.pop(number, None)
@@ -145,38 +174,29 @@ class ForkServer:
             pass
         reap.KEEP.discard(self.pid)
         self.sock.close()
+        self.reports.close()
 
 
 class _Served:
     """The server's record of one live child."""
-    __slots__ = ("number", "report_r", "report", "forked_at", "noticed")
+    __slots__ = ("number", "forked_at", "noticed")
 
-    def __init__(self, number, report_r):
+    def __init__(self, number):
         self.number = number
-        self.report_r = report_r
-        self.report = bytearray()
         self.forked_at = time.monotonic()
         self.noticed = False
 
-    def drain(self):
-        while True:
-            try:
-                chunk = os.read(self.report_r, 65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            if not chunk:
-                return
-            self.report += chunk
 
-
-def _serve(box, parent_pid, sock, parent_sock, page, ctx_factory):
+def _serve(box, parent_pid, sock, parents_ends, reports_w, page, ctx_factory):
     """The server's loop: fork on request, reap, report. Single-threaded; it waits in one
     place, and takes signals there (they only record: the worker decides)."""
-    parent_sock.close()
+    for end in parents_ends:
+        end.close()
     kernel.become_subreaper()
     timeouts.install()
     ctx = ctx_factory(box)
     ctx.parent_pid = os.getpid()
+    ctx.report_w = reports_w.fileno()
     reader = framing.Reader(bytes)
     live = {}     # pid -> _Served
     number = 0
@@ -185,13 +205,15 @@ def _serve(box, parent_pid, sock, parent_sock, page, ctx_factory):
         if not helper.parent_alive(parent_pid):  # SIGHUP woke us, or it died before
             _orphaned(live)
             return
+        # A child is waited on by SIGCHLD: a quick job wakes this loop once, at its end; one
+        # still running NOTICE_AFTER after its fork wakes it once more, for its notice.
         timeout = None
-        waiting = [s.forked_at for s in live.values() if not s.noticed]
-        if waiting:
-            timeout = max(0.0, min(waiting) + NOTICE_AFTER - time.monotonic())
+        for served in live.values():
+            if not served.noticed:
+                due = max(0.0, served.forked_at + NOTICE_AFTER - time.monotonic())
+                timeout = due if timeout is None else min(timeout, due)
         try:
-            ready = select.select([sock, box] + [s.report_r for s in live.values()], (), (),
-                                  timeout)[0]
+            ready = select.select((sock, box), (), (), timeout)[0]
         except InterruptedError:
             ready = ()
         box.take()
@@ -216,12 +238,13 @@ def _serve(box, parent_pid, sock, parent_sock, page, ctx_factory):
 
 
 def _fork(sock, body, number, ctx, page, live):
-    report_r, report_w = os.pipe()
+    # Made ready before the fork: each page this process writes while the child lives is
+    # copied for one of them (and, after, faults once more to be ours again).
+    served = _Served(number)
+    tag = _TAG.pack(number)
     try:
         pid = os.fork()
     except OSError as exc:
-        os.close(report_r)
-        os.close(report_w)
         _send(sock, FAILED, number, tail=("fork failed: %s" % exc).encode())
         return
     if pid == 0:
@@ -229,25 +252,21 @@ def _fork(sock, body, number, ctx, page, live):
             job = child.job_from_message(framing.job_fields(body))
             ctx.titles.processing(job.queue, int(job.reserved_at), job.class_name)
             sock.close()
-            os.close(report_r)
-            ctx.report_w = report_w
+            ctx.report_tag = tag
         except BaseException:
             os._exit(child.ExitCode.CHILD_ERROR)
         child.run(job, ctx)  # never returns
-    os.close(report_w)
-    _SLOT.pack_into(page, (number % SLOTS) * _SLOT.size, number, pid)
     try:
-        os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
+        os.setpgid(pid, pid)  # before the worker learns the pid: its group exists to signal
     except OSError:
         pass
-    os.set_blocking(report_r, False)
-    live[pid] = _Served(number, report_r)
+    _SLOT.pack_into(page, (number % SLOTS) * _SLOT.size, number, pid)
+    live[pid] = served
 
 
 def _reap(sock, live, block=False):
     now = time.monotonic()
     for pid, served in list(live.items()):
-        served.drain()  # a report longer than the pipe holds must not stall its child
         ended = reap.reap(pid, block=block, keep=live)
         if ended is None:
             if not served.noticed and now - served.forked_at >= NOTICE_AFTER:
@@ -255,11 +274,8 @@ def _reap(sock, live, block=False):
                 _send(sock, FORKED, served.number, pid)
             continue
         del live[pid]
-        served.drain()  # all it wrote is in the pipe now; a stray holding it is dead too
-        os.close(served.report_r)
         status, maxrss, cpu = ended
-        _send(sock, ENDED, served.number, pid, status, maxrss or 0, cpu or 0.0,
-              bytes(served.report))
+        _send(sock, ENDED, served.number, pid, status, maxrss or 0, cpu or 0.0)
 
 
 def _orphaned(live):

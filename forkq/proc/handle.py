@@ -1,9 +1,10 @@
 """The parent's handle on one child: spawn it, feed it jobs, read its reports, reap it, and say
 how it ended (wait status in words, peak RSS, CPU).
 
-A child the fork server forked (Child.served) has no pipe to the worker: its report, exit
-status, peak RSS and CPU come in one frame from the server once it has ended and been reaped
-there; its pid is known as soon as the server has forked it (ForkServer.pid_of)."""
+A child the fork server forked (Child.served) reports on the server's report socket, which
+its handle waits on (report_r) until the child has ended; its exit status, peak RSS and CPU
+come from the server once it has reaped the child; its pid is known as soon as the server has
+forked it (ForkServer.pid_of)."""
 import collections
 import os
 import sys
@@ -35,16 +36,14 @@ class Child:
         self.held_event = None  # its last job's log line, said once the exit status is known
         self.exit_told = False  # a job's log line already said how it exited
         self.line_due = False   # its last job's line is still to come (and will say it)
-        if report_r is not None:
+        if server is None:
             os.set_blocking(report_r, False)
             _ours.add(pid)
-        else:
-            self.eof = True     # nothing to wait on but the fork server's socket
 
     @classmethod
     def served(cls, server, message):
         """Have the fork server fork a child for the job `message`. OSError if it cannot."""
-        return cls(None, None, None, server, server.spawn(message))
+        return cls(None, server.reports.fileno(), None, server, server.spawn(message))
 
     @property
     def pid(self):
@@ -94,7 +93,7 @@ class Child:
         """Take whatever the child has written; complete reports go to self.reports. A frame
         that does not decode is skipped: the exit status will tell."""
         if self.server is not None:
-            self.exited()
+            self.reports.extend(self.server.take_reports(self.number))
             return
         if not self.eof:
             reports, self.eof = self.reader.read_fd(self.report_r)
@@ -133,16 +132,19 @@ class Child:
                 if self.pid is None and time.monotonic() - self.spawned > server.spawn_wait:
                     server.kill()  # stuck: the job is recorded, the worker falls back
                 return False
-            ended = (None, -1, None, None, b"")  # the server died: status unknown
+            ended = (None, -1, None, None)  # the server died: status unknown
         if len(ended) == 1:
             self.fork_error = ended[0]
-            ended = (None, -1, None, None, b"")
-        pid, self.status, maxrss, cpu, report = ended
+            ended = (None, -1, None, None)
+        pid, self.status, maxrss, cpu = ended
         if pid:
             self._pid = pid
         self.maxrss_kb = maxrss or None
         self.cpu_seconds = cpu if maxrss else None
-        self.reports.extend(self.reader.feed(report))
+        if not server.dead:
+            self.read()  # it wrote before it exited: the datagram is there
+        server.forget(self.number)
+        self.eof = True  # the shared socket is no longer this child's to wait on
         return True
 
     def retire(self):
@@ -158,7 +160,7 @@ class Child:
 
     def close(self):
         self.retire()
-        if self.report_r is not None:
+        if self.server is None:
             try:
                 os.close(self.report_r)
             except OSError:

@@ -13,6 +13,7 @@ is re-parented to it rather than to init. Any child of ours we did not fork as a
 """
 import os
 import signal
+import sys
 import time
 
 from forkq.proc import timeouts
@@ -86,7 +87,15 @@ def child_pids():
     """Our children's pids (alive and zombies), from the kernel's list (no psutil: the fork
     server must stay lean); by scanning /proc where that list is not built in."""
     pids = set()
+    threads = sys.modules.get("threading")
     try:
+        if threads is None or threads.active_count() == 1:  # one thread: one list to read
+            # os-level calls, no file object: this runs at every reap, on the fork path
+            fd = os.open("/proc/self/task/%d/children" % os.getpid(), os.O_RDONLY)
+            try:
+                return {int(p) for p in os.read(fd, 1 << 20).split()}
+            finally:
+                os.close(fd)
         for tid in os.listdir("/proc/self/task"):
             with open("/proc/self/task/%s/children" % tid, "rb") as fh:
                 pids.update(int(p) for p in fh.read().split())

@@ -46,7 +46,7 @@ def test_the_worker_takes_signals_while_the_fork_server_is_stuck(r, spawn_worker
     # issue 11 item 2: the worker used to wait up to 10 s for the fork server's answer without
     # taking signals; now it sends the job and waits in its one wait point
     from test_worker_modes import _fork_server_pid
-    worker = spawn_worker("-q", "default", "--interval", "0.1")
+    worker = spawn_worker("-q", "default", "--interval", "0.1", "--shutdown-timeout", "30")
     server = wait_until(lambda: _fork_server_pid(worker.pid), message="the fork server")
     registered_id(r, worker.pid)
     os.kill(server, signal.SIGSTOP)
