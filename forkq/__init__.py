@@ -19,3 +19,11 @@ from forkq.errors import DontPerform, JobTimeout, NoQueueError, UnknownJob  # no
 
 __all__ = ["job", "enqueue", "dequeue", "connect", "lookup", "registered", "Producer", "hooks",
            "JobTimeout", "DontPerform", "UnknownJob", "NoQueueError", "__version__"]
+from forkq.api.delayed import (delayed_count, enqueue_at, enqueue_in,  # noqa: E402
+                               remove_delayed, scheduled_at)
+
+__all__ += ["enqueue_at", "enqueue_in", "remove_delayed", "scheduled_at", "delayed_count"]
+# what on_failure hooks and retry_on see for a child that died, or a worker that did
+from forkq.errors import DirtyExit, PruneDeadWorkerDirtyExit  # noqa: E402
+
+__all__ += ["DirtyExit", "PruneDeadWorkerDirtyExit"]

@@ -89,6 +89,25 @@ OPTIONS = (
     Option("procline_prefix", ("--procline-prefix",), ("RESQUE_PROCLINE_PREFIX",), "", "str",
            "Pasted before the process title, as Resque's RESQUE_PROCLINE_PREFIX.",
            metavar="TEXT"),
+    # The scheduler's (`forkq scheduler`, `forkq work --scheduler`): resque-scheduler's names.
+    Option("scheduler", ("--scheduler",), ("FORKQ_SCHEDULER",), False, "bool",
+           "Also run the scheduler (delayed jobs, recurring schedules) as a tick of this "
+           "worker's loop; master by resque-scheduler's lock, standby otherwise."),
+    Option("scheduler_interval", ("--scheduler-interval",),
+           ("FORKQ_SCHEDULER_INTERVAL", "RESQUE_SCHEDULER_INTERVAL"), 1.0, "float",
+           "Seconds between scheduler ticks (lock renewal, checks for new due jobs); a known "
+           "due time is met just past its second whatever this is.", metavar="SECONDS"),
+    Option("lock_timeout", ("--lock-timeout",), ("FORKQ_LOCK_TIMEOUT", "LOCK_TIMEOUT"), 180,
+           "int", "TTL of resque-scheduler's master lock: after a master dies, a standby takes "
+           "over when it expires (missed recurring fires up to this + 60 s old still fire).",
+           metavar="SECONDS"),
+    Option("lock_prefix", ("--lock-prefix",),
+           ("FORKQ_LOCK_PREFIX", "RESQUE_SCHEDULER_MASTER_LOCK_PREFIX"), "", "str",
+           "Prefix of the master lock's name, as RESQUE_SCHEDULER_MASTER_LOCK_PREFIX.",
+           metavar="TEXT"),
+    Option("delayed_batch_size", ("--delayed-batch-size",),
+           ("FORKQ_DELAYED_BATCH_SIZE", "DELAYED_REQUEUE_BATCH_SIZE"), 100, "int",
+           "Delayed jobs moved per atomic step (DELAYED_REQUEUE_BATCH_SIZE).", metavar="N"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -120,6 +139,11 @@ class Config:
     verbose: bool = False
     log_format: str = "text"
     procline_prefix: str = ""
+    scheduler: bool = False
+    scheduler_interval: float = 1.0
+    lock_timeout: int = 180
+    lock_prefix: str = ""
+    delayed_batch_size: int = 100
 
     @classmethod
     def load(cls, overrides=None, environ=None, need_queues=False):
@@ -164,6 +188,11 @@ class Config:
             raise ConfigError("--prune-interval must be longer than --heartbeat-interval")
         if self.jobs_per_child < 1:
             raise ConfigError("--jobs-per-child must be at least 1")
+        if self.lock_timeout < 1 or self.delayed_batch_size < 1:
+            raise ConfigError("--lock-timeout and --delayed-batch-size must be at least 1")
+        if not 0 < self.scheduler_interval < self.lock_timeout:
+            raise ConfigError("--scheduler-interval must be above 0 and below --lock-timeout "
+                              "(the master renews its lock every tick)")
 
     @property
     def draining(self):

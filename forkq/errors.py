@@ -37,7 +37,18 @@ class NoQueueError(ValueError):
     """Enqueue without a queue and a job with no default queue."""
 
 
-for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError):
+class DirtyExit(Exception):
+    """What a job's on_failure hooks and its retry_on/give_up_on see when its child died
+    without reporting (killed, out of memory, crashed, --max-child-rss): Resque::DirtyExit.
+    The `failed` entry keeps Resque's name (DIRTY_EXIT)."""
+
+
+class PruneDeadWorkerDirtyExit(DirtyExit):
+    """The job's worker died and another worker pruned it (Resque's name, too)."""
+
+
+for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError, DirtyExit,
+             PruneDeadWorkerDirtyExit):
     _cls.__module__ = "forkq"
 
 

@@ -9,7 +9,8 @@ class EventLog:
     successes with --verbose. JSON lines carry the same fields as the text form."""
 
     ALWAYS = {"startup", "shutdown", "failed", "redis_down", "redis_up", "pruned", "error",
-              "signal", "requeued", "warning", "exit", "paused", "resumed"}
+              "signal", "requeued", "warning", "exit", "paused", "resumed",
+              "master", "standby", "schedules"}  # the scheduler's role and schedules
 
     def __init__(self, fmt="text", verbose=False, stream=None, worker_id=None):
         self.json = fmt == "json"

@@ -60,8 +60,11 @@ KEYS = (("queues", "set of queue names"), ("queue:<q>", "list of job JSON"),
         ("stat:processed, stat:failed", "counters, also per worker id"),
         ("pruning_dead_workers_in_progress", "the prune lock"),
         ("pause-all-workers", "pauses every worker when true"),
-        ("delayed_queue_schedule, delayed:<ts>", "resque-scheduler's delayed jobs (read)"),
-        ("persistent_schedules", "resque-scheduler's recurring schedules (counted by info)"))
+        ("delayed_queue_schedule, delayed:<ts>, timestamps:<item>",
+         "resque-scheduler's delayed jobs (forkq-delayed(1))"),
+        ("persistent_schedules, schedules_changed, delayed:last_enqueued_at",
+         "resque-scheduler's recurring schedules (forkq-schedule(1))"),
+        ("resque_scheduler_master_lock", "the scheduler's master lock (forkq-scheduler(1))"))
 
 EXAMPLES = {
     "work": ["forkq work --queues critical,default --require myapp.jobs",
@@ -84,7 +87,33 @@ EXAMPLES = {
     "prune": ["forkq prune"],
     "pause": ["forkq pause", "forkq pause --worker $(hostname):4711:default"],
     "resume": ["forkq resume"],
+    "web": ["forkq web                                  # http://127.0.0.1:5678/",
+            "forkq web --read-only --bind 0.0.0.0:5678 --auth-file /etc/forkq/web.auth",
+            "FORKQ_WEB_AUTH=ops:secret forkq web --prefix /forkq"],
+    "metrics": ["forkq metrics",
+                "forkq metrics > /var/lib/node_exporter/textfile/forkq.prom"],
+    "scheduler": ["scheduler: forkq scheduler --require myapp.jobs   # a Procfile line",
+                  "forkq work --queues default --scheduler   # or in a worker's own loop",
+                  "LOCK_TIMEOUT=30 forkq scheduler   # a standby takes over 30 s after a crash"],
+    "delayed": ["forkq enqueue Mailers::Signup 42 --queue mail --in 300",
+                "forkq enqueue Report '\"daily\"' --queue reports --at 2027-01-01T06:00:00Z",
+                "forkq delayed list", "forkq delayed show 1798761600",
+                "forkq delayed remove Mailers::Signup 42 --queue mail",
+                "forkq delayed enqueue-now 1798761600", "forkq delayed clear --yes"],
+    "schedule": ["forkq schedule add nightly --cron '0 3 * * *' --tz Europe/Berlin "
+                 "--class Reports::Nightly --queue reports",
+                 "forkq schedule add tick --every 30s --class Tick --queue ticks --args '[1]'",
+                 "forkq schedule load config/resque_schedule.yml --replace",
+                 "forkq schedule list", "forkq schedule remove tick"],
 }
+
+# What the scheduler pages add: its signals, exit codes and the keys it speaks (§12).
+SCHEDULER_EXIT = (
+    (0, "stopped by TERM, INT or QUIT; the master lock released if it was held"),
+    (2, "bad command line"),
+    (int(ExitCode.CONFIG), "bad configuration: an --interval not below --lock-timeout, a "
+                           "--require that fails"),
+)
 
 
 def esc(text):
@@ -158,11 +187,33 @@ def command_page(name, command):
         out += signals_section() + exit_section()
     elif name == "pool":
         out += pool_sections() + exit_table(POOL_EXIT)
+    elif name == "scheduler":
+        out += scheduler_sections() + exit_table(SCHEDULER_EXIT)
+    elif name in ("delayed", "schedule"):
+        out += scheduler_keys() + exit_table(ADMIN_EXIT)
     else:
         out += exit_table(ADMIN_EXIT)
+    if name == "work":
+        out += retry_sections()
     out += examples(name)
     out += [".SH SEE ALSO", ".BR forkq (1)"]
     return "\n".join(out) + "\n"
+
+
+def retry_sections():
+    from forkq.wire.retry_keys import KEYS as RETRY_KEYS
+    out = [".SH RETRIES AND UNIQUE JOBS"] + para("""A job registered with
+        @forkq.job(retry=N, backoff=..., retry_on=..., give_up_on=...) is retried after any
+        failure (an exception, a timeout, a killed child, --max-child-rss, a dead worker) as
+        resque-retry retries it, through resque-scheduler's delayed set: run a scheduler
+        (--scheduler, forkq-scheduler(1) or Ruby's); without one the worker warns at start-up.
+        With unique=until_executing, until_executed or while_executing (and lock_ttl=) an
+        identical job is refused at enqueue or deferred while another holds the lock. The
+        options: docs/retries.rst.""")
+    out += [".PP", "Keys, under the namespace:"]
+    for key, what in RETRY_KEYS:
+        out += [".TP", ".B %s" % esc(key), esc(what) + "."]
+    return out
 
 
 def signals_section():
@@ -170,6 +221,30 @@ def signals_section():
            "the loop acts on it."]
     for _sig, name, what in SIGNALS:
         out += [".TP", ".B %s" % name, esc(what) + "."]
+    return out
+
+
+def scheduler_sections():
+    from forkq.scheduler.process import SIGNALS as SCHEDULER_SIGNALS
+    out = [".SH SIGNALS", ".PP", "Handlers only record a signal and wake the scheduler's "
+           "select; its loop acts on it."]
+    for _sig, name, what in SCHEDULER_SIGNALS:
+        out += [".TP", ".B %s" % name, esc(what) + "."]
+    out += [".SH MASTER AND STANDBY"] + para("""Every tick takes or renews resque-scheduler's
+        own master lock in one script, with exactly the effects of Ruby's acquire and locked
+        scripts, so Ruby's resque-scheduler and forkq's exclude each other. Only the master
+        moves due delayed jobs and fires schedules; a standby takes over when the lock expires
+        (--lock-timeout after a master dies, at its next tick after a clean exit). All times
+        are Redis's TIME, read in the scripts that act on them. The process title and the log
+        say master or standby.""")
+    return out + scheduler_keys()
+
+
+def scheduler_keys():
+    from forkq.wire.scheduler import KEYS as SCHEDULER_KEYS
+    out = [".SH REDIS KEYS", ".PP", "resque-scheduler 5.0's, under the namespace:"]
+    for key, what in SCHEDULER_KEYS:
+        out += [".TP", ".B %s" % esc(key), esc(what) + "."]
     return out
 
 

@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
 from harness import RedisServer, WorkerProcess  # noqa: E402
+from schedharness import spawn_scheduler  # noqa: E402,F401  (the scheduler's fixture)
 
 
 @pytest.fixture(scope="session")

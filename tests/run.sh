@@ -36,6 +36,13 @@ if ! cmp -s tests/node/package-lock.json "$NODE_PEER_DIR/package-lock.json" \
         || npm install --prefix "$NODE_PEER_DIR" --no-audit --no-fund \
         || echo "run.sh: installing node-resque failed; the node interop tests will fail" >&2
 fi
+# Headless Chromium and its driver from Debian for the dashboard's browser tests
+# (tests/web/test_browser.py; selenium comes with the test extra). Those tests skip only when
+# chromium is absent and CI is unset.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+        || echo "run.sh: could not install chromium and chromium-driver; the browser tests will say so" >&2
+fi
 export FORKQ_NODE_DIR="$NODE_PEER_DIR"
 export NODE_PATH="$NODE_PEER_DIR/node_modules${NODE_PATH:+:$NODE_PATH}"
 exec "$VENV/bin/python" -m pytest -q "$@"

@@ -1,5 +1,6 @@
 """Enqueueing and dequeueing from Python, exactly as Ruby's Resque.enqueue does."""
 import json
+import logging
 
 from forkq import config as _config
 from forkq import wire
@@ -7,6 +8,10 @@ from forkq.api import hooks as _hooks
 from forkq.api.registry import lookup, name_of
 from forkq.errors import NoQueueError
 from forkq.store.delayed_totals import delayed_totals
+from forkq.store.retries import push_unique
+from forkq.wire import retry_keys
+
+log = logging.getLogger("forkq.enqueue")
 
 
 class Producer:
@@ -16,6 +21,7 @@ class Producer:
         self._connection = connection
         self.keys = wire.Keys(_config.namespace_from_env() if namespace is None
                                   else namespace)
+        self.refused = None  # why the last enqueue was refused (a unique job's lock), or None
 
     @property
     def redis(self):
@@ -35,13 +41,29 @@ class Producer:
 
     def enqueue(self, job_or_name, *args, queue=None):
         """Resque.enqueue: before_enqueue hooks (any False cancels), SADD queues + RPUSH of
-        {"class","args"}, after_enqueue hooks. Returns False if a hook cancelled."""
+        {"class","args"}, after_enqueue hooks. Returns False if a hook cancelled, or if the job
+        is unique (until_executing, until_executed) and an identical one (class, args, queue)
+        still holds the lock: then `refused` (and the forkq.enqueue log) says why."""
         name, spec, queue = self._resolve(job_or_name, queue)
+        self.refused = None
         hooks = spec.hooks if spec else _hooks.job_hooks(None)
         results = [hook(*args) for hook in hooks["before_enqueue"]]
         if any(r is False for r in results):
             return False
-        self.push(queue, wire.job_payload(name, args))
+        payload = wire.job_payload(name, args)
+        unique = spec.unique if spec else None
+        if unique is not None and unique.locks_at_enqueue:
+            lock = retry_keys.queue_lock_key(name, queue, list(args))
+            pushed, left = push_unique(self.redis, self.keys, lock, unique.lock_ttl, queue,
+                                       payload)
+            if not pushed:
+                self.refused = ("not enqueued: an identical %s job is still locked (unique=%s; "
+                                "%s expires in %d s)" % (name, unique.mode,
+                                                         self.keys.key(lock), left))
+                log.info("%s", self.refused)
+                return False
+        else:
+            self.push(queue, payload)
         for hook in hooks["after_enqueue"]:
             hook(*args)
         return True

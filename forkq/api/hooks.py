@@ -3,7 +3,8 @@
 Worker hooks are functions registered on forkq (`@forkq.hooks.before_fork`); several per name
 run in registration order. Job hooks are methods of a job class whose names start with
 before_perform, around_perform, after_perform, on_failure, before_enqueue, after_enqueue,
-before_dequeue or after_dequeue; each kind runs sorted by name, as Resque's Plugin does.
+before_dequeue or after_dequeue (and resque-scheduler's before_schedule and after_schedule);
+each kind runs sorted by name, as Resque's Plugin does.
 """
 import functools
 
@@ -13,7 +14,8 @@ WORKER_HOOKS = ("before_first_fork", "before_fork", "after_fork", "before_pause"
                 "after_pause", "queue_empty", "worker_exit", "shutdown")
 
 JOB_HOOK_PREFIXES = ("before_perform", "around_perform", "after_perform", "on_failure",
-                     "before_enqueue", "after_enqueue", "before_dequeue", "after_dequeue")
+                     "before_enqueue", "after_enqueue", "before_dequeue", "after_dequeue",
+                     "before_schedule", "after_schedule")  # the last two: resque-scheduler's
 
 _registered = {name: [] for name in WORKER_HOOKS}
 

@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 
 from forkq.api import hooks as _hooks
+from forkq.api.policies import RetryPolicy, UniquePolicy
 
 _registry = {}
 
@@ -20,9 +21,14 @@ class JobSpec:
     hooks: dict        # prefix -> [callables]
     source: object     # the decorated function or class
     plain: bool = False  # no perform hooks: the child calls perform directly
+    retry: RetryPolicy = None    # automatic retries (docs/retries.rst), or None
+    unique: UniquePolicy = None  # unique-job lock, or None
 
 
-def job(fn=None, *, name=None, queue=None, timeout=None):
+
+
+def job(fn=None, *, name=None, queue=None, timeout=None, retry=None, backoff=None,
+        retry_on=None, give_up_on=None, unique=None, lock_ttl=None):
     """Register a function, or a class with a `perform` static/class method, as a job.
 
         @forkq.job(name="Mailers::Signup", queue="mail", timeout=30)
@@ -31,7 +37,17 @@ def job(fn=None, *, name=None, queue=None, timeout=None):
     `name` is the class name on the wire (default: the Python name), so a job Ruby enqueues as
     `Mailers::Signup` finds this function. The decorated object is returned unchanged, with
     `.forkq_name` set.
+
+    `retry=N` retries a failed job up to N times (any failure: an exception, a timeout, a
+    killed child, a dead worker), `backoff` seconds apart: a number, a list (one per retry,
+    the last repeating) or "exponential" (the default, Sidekiq's count**4 + 15 + jitter);
+    `retry_on`/`give_up_on` narrow it to exception classes. `unique="until_executing" |
+    "until_executed" | "while_executing"` refuses an identical job (class, args, queue) while
+    one holds the lock, which expires after `lock_ttl` seconds (3600). docs/retries.rst.
     """
+    retry_policy = RetryPolicy.build(retry, backoff, retry_on, give_up_on)
+    unique_policy = UniquePolicy.build(unique, lock_ttl)
+
     def register(target):
         job_name = name or target.__name__
         if inspect.isclass(target):
@@ -55,7 +71,7 @@ def job(fn=None, *, name=None, queue=None, timeout=None):
         plain = not any(job_hooks[k] for k in ("before_perform", "around_perform",
                                                "after_perform", "on_failure"))
         _registry[job_name] = JobSpec(job_name, perform, job_queue, job_timeout, job_hooks,
-                                      target, plain)
+                                      target, plain, retry_policy, unique_policy)
         try:
             target.forkq_name = job_name
         except (AttributeError, TypeError):

@@ -29,26 +29,38 @@ from forkq.store.admin import _text
 @click.option("-r", "--require", "requires", multiple=True, envvar="FORKQ_REQUIRE",
               help="Import these modules first, so the job's default queue and enqueue hooks "
                    "apply. [env: FORKQ_REQUIRE]")
+@click.option("--at", "at", metavar="TIME", default=None, envvar="FORKQ_AT",
+              help="Run it at TIME (epoch seconds, or ISO 8601 with a zone: "
+                   "2027-01-01T09:00:00+01:00), as resque-scheduler's enqueue_at. "
+                   "[env: FORKQ_AT]")
+@click.option("--in", "delay", type=float, metavar="SECONDS", default=None, envvar="FORKQ_IN",
+              help="Run it SECONDS from now (Redis's clock), as enqueue_in. [env: FORKQ_IN]")
 @connection_options
 @json_option
-def enqueue(class_name, args, queue, requires, redis_url, namespace, as_json):
-    """Enqueue CLASS with ARGS, exactly as Ruby's Resque.enqueue does.
+def enqueue(class_name, args, queue, requires, at, delay, redis_url, namespace, as_json):
+    """Enqueue CLASS with ARGS, exactly as Ruby's Resque.enqueue does (with --at or --in:
+    a delayed job, as resque-scheduler's enqueue_at; see forkq-delayed(1)).
 
     Each ARG is JSON ('42', '"text"', '{"a":1}'); one that is not JSON is taken as a string."""
     import_jobs(requires)
     admin = open_admin(redis_url, namespace)
     from forkq.api.enqueue import Producer
     values = [_json_arg(a) for a in args]
+    if at is not None or delay is not None:
+        from forkq.cli.delayed import enqueue_later
+        return enqueue_later(admin, class_name, values, queue, at, delay, as_json)
+    producer = Producer(admin.redis, admin.keys.prefix.rstrip(":"))
     try:
-        pushed = Producer(admin.redis, admin.keys.prefix.rstrip(":")).enqueue(
-            class_name, *values, queue=queue)
+        pushed = producer.enqueue(class_name, *values, queue=queue)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc))
     result = {"enqueued": bool(pushed), "class": class_name, "args": values,
               "queue": queue or _default_queue(class_name)}
+    if not pushed:
+        result["reason"] = producer.refused or "not enqueued: a before_enqueue hook said no"
     emit(result, as_json, lambda r: click.echo(
         "enqueued %s %s on %s" % (class_name, wire.encode(values), r["queue"])
-        if r["enqueued"] else "not enqueued: a before_enqueue hook said no"))
+        if r["enqueued"] else r["reason"]))
 
 
 def _json_arg(text):

@@ -114,7 +114,8 @@ def start_forker(config):
 
 def load_commands():
     """Register the admin commands on `cli` (here, not at the top: they import this module)."""
-    from forkq.cli import admin, failed, info, pool, queues  # noqa: F401
+    from forkq.cli import admin, failed, info, pool, queues, web  # noqa: F401
+    from forkq.cli import delayed, schedule, scheduler  # noqa: F401
 
 
 def main():

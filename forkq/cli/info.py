@@ -21,6 +21,8 @@ def overview(admin):
     data["queue_sizes"] = [{"queue": name, "size": size} for name, size in queues]
     data["working_jobs"] = [{"worker": w["id"], "queue": w["queue"], "class": w["job"],
                              "since": w["since"]} for w in working(workers)]
+    from forkq.store.retries import pending_retries
+    data["retrying"], data["retrying_jobs"] = pending_retries(admin.redis, admin.keys)
     return data
 
 
@@ -40,6 +42,8 @@ def render_overview(data):
                                                       "" if stamps == 1 else "s"))
     if "scheduled" in data:
         click.echo("%-10s %s" % ("scheduled", data["scheduled"]))
+    from forkq.cli.scheduling_view import info_lines
+    info_lines(data)
     click.echo("%-10s %s on %s" % ("namespace", data["namespace"], ", ".join(data["servers"])))
     click.echo("")
     table([(q["queue"], q["size"]) for q in data["queue_sizes"]] + [("failed", data["failed"])],
@@ -48,6 +52,12 @@ def render_overview(data):
     click.echo("%d of %d workers working" % (data["working"], data["workers"]))
     table([(w["worker"], w["queue"], w["class"], w["since"]) for w in data["working_jobs"]],
           ("WORKER", "QUEUE", "CLASS", "SINCE"))
+    if data.get("retrying"):
+        click.echo("")
+        click.echo("%d job%s waiting for a retry" % (data["retrying"],
+                                                    "" if data["retrying"] == 1 else "s"))
+        table([(j["class"], j["attempts"], j["last_error"] or "")
+               for j in data["retrying_jobs"]], ("CLASS", "ATTEMPTS", "LAST ERROR"))
 
 
 @cli.command()
@@ -106,7 +116,8 @@ def workers(only_working, redis_url, namespace, as_json):
     def render(rows):
         if not everyone:
             click.echo("no workers")
-            return
+            from forkq.cli.scheduling_view import schedulers_table
+            return schedulers_table(admin)
         table([(w["id"], w["host"], w["pid"], ",".join(w["queues"]), w["state"],
                 ("%s on %s since %s" % (w["job"], w["queue"], w["since"])) if w["job"] else "",
                 ("%ss" % w["heartbeat_age"]) if w["heartbeat_age"] is not None else "-",
@@ -115,5 +126,7 @@ def workers(only_working, redis_url, namespace, as_json):
                "PROCESSED", "FAILED"))
         working_count = sum(1 for w in everyone if w["state"] == "working")
         click.echo("%d of %d workers working" % (working_count, len(everyone)))
+        from forkq.cli.scheduling_view import schedulers_table
+        schedulers_table(admin)
 
     emit(rows, as_json, render)

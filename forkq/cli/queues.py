@@ -21,10 +21,6 @@ def _paging(fn):
     return fn
 
 
-def _text(value):
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
 def _compact(value):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -55,13 +51,9 @@ def queues(ctx, redis_url, namespace, as_json):
 @json_option
 def queues_show(queue, start, count, redis_url, namespace, as_json):
     """The jobs waiting in QUEUE, the next to run first (resque-web's page of a queue)."""
-    admin = open_admin(redis_url, namespace)
-    pipe = admin.redis.pipeline(transaction=True)
-    pipe.llen(admin.keys.queue(queue))
-    pipe.lrange(admin.keys.queue(queue), start, start + count - 1)
-    size, raws = pipe.execute()
+    size, raws = open_admin(redis_url, namespace).queue_page(queue, start, count)
     jobs = []
-    for position, raw in enumerate(raws, start):
+    for position, raw in raws:
         job = {"position": position}
         try:
             job["payload"] = json.loads(raw)
@@ -104,21 +96,13 @@ def queues_remove(queue, yes, redis_url, namespace, as_json):
     if not yes:
         click.confirm("Remove queue %s and the %d jobs in it?"
                       % (queue, admin.redis.llen(admin.keys.queue(queue))), abort=True)
-    pipe = admin.redis.pipeline(transaction=True)
-    pipe.llen(admin.keys.queue(queue))
-    pipe.srem(admin.keys.queues, queue)
-    pipe.delete(admin.keys.queue(queue))
-    jobs, known, _deleted = pipe.execute()
+    jobs, known = admin.remove_queue(queue)
     emit({"removed": queue, "jobs": jobs, "was_registered": bool(known)}, as_json,
          lambda d: click.echo("removed queue %s (%d jobs)" % (queue, jobs)
                               if known or jobs else "no queue %s" % queue))
 
 
 # --- stats -------------------------------------------------------------------------------------
-
-SIZES = {"string": "strlen", "list": "llen", "set": "scard", "zset": "zcard", "hash": "hlen",
-         "stream": "xlen"}
-
 
 @cli.command()
 @click.argument("section", type=click.Choice(["resque", "redis", "keys"]), default="resque",
@@ -145,62 +129,25 @@ def stats(section, key, start, count, redis_url, namespace, as_json):
             name, ", ".join(value) if isinstance(value, list) else value))
             for name, value in sorted(d.items())])
     elif section == "redis":
-        data = admin.redis.info()
+        data = admin.redis_info()
         emit(data, as_json, lambda d: [click.echo("%-32s %s" % (name, ",".join(
             "%s=%s" % kv for kv in value.items()) if isinstance(value, dict) else value))
             for name, value in sorted(d.items())])
     else:
-        rows = _namespace_keys(admin)
+        rows = admin.namespace_keys()
         emit(rows, as_json, lambda rows: table(
             [(r["key"], r["type"], r["size"]) for r in rows], ("KEY", "TYPE", "SIZE"))
             if rows else click.echo("no keys under %s" % admin.keys.prefix))
 
 
-def _namespace_keys(admin):
-    prefix = admin.keys.prefix
-    names = sorted({k.decode("utf-8", "replace")
-                    for k in admin.redis.scan_iter(match=admin.keys.all_pattern(), count=1000)})
-    pipe = admin.redis.pipeline(transaction=False)
-    for name in names:
-        pipe.type(name)
-    types = [_text(t) for t in pipe.execute()]
-    pipe = admin.redis.pipeline(transaction=False)
-    for name, kind in zip(names, types):
-        if kind in SIZES:
-            getattr(pipe, SIZES[kind])(name)
-        else:
-            pipe.exists(name)
-    sizes = pipe.execute()
-    return [{"key": name[len(prefix):], "type": kind, "size": size if kind in SIZES else None}
-            for name, kind, size in zip(names, types, sizes)]
-
-
 def _show_key(admin, key, start, count, as_json):
-    name = admin.keys.key(key)
-    kind = _text(admin.redis.type(name))
-    end = start + count - 1
-    r = admin.redis
-    if kind == "none":
+    try:
+        shown = admin.key_page(key, start, count)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    if shown is None:
         raise click.ClickException("no key %s under %s" % (key, admin.keys.prefix))
-    if kind == "string":
-        size, values = r.strlen(name), [_text(r.get(name))]
-    elif kind == "list":
-        size, values = r.llen(name), [_text(v) for v in r.lrange(name, start, end)]
-    elif kind == "set":
-        members = sorted({_text(v) for v in r.sscan_iter(name, count=1000)})
-        size, values = len(members), members[start:end + 1]
-    elif kind == "zset":
-        size = r.zcard(name)
-        values = [[_text(m), s] for m, s in r.zrange(name, start, end, withscores=True)]
-    elif kind == "hash":
-        fields = sorted({_text(f): _text(v) for f, v in r.hscan_iter(name, count=1000)}.items())
-        size, values = len(fields), [list(fv) for fv in fields[start:end + 1]]
-    elif kind == "stream":
-        entries = r.xrange(name, count=start + count)[start:]
-        size = r.xlen(name)
-        values = [[_text(i), {_text(k): _text(v) for k, v in f.items()}] for i, f in entries]
-    else:
-        raise click.ClickException("%s is a %s, which forkq does not show" % (key, kind))
+    kind, size, values = shown["type"], shown["size"], shown["values"]
 
     def render(data):
         click.echo("%s (%s, size %s)" % (key, kind, size))
@@ -208,5 +155,4 @@ def _show_key(admin, key, start, count, as_json):
             text = value if isinstance(value, str) else _compact(value)
             click.echo(text if kind == "string" else "%5d  %s" % (position, text))
 
-    emit({"key": key, "type": kind, "size": size, "start": start, "values": values},
-         as_json, render)
+    emit(shown, as_json, render)

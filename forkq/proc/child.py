@@ -154,17 +154,21 @@ def perform(job, default_timeout, first):
             timeouts.disarm()
         return (_DONE if done else _SKIPPED), ExitCode.OK
     except JobTimeout as exc:
-        return failure_report(exc, timeout=True), ExitCode.JOB_TIMED_OUT
+        return failure_report(exc, spec, timeout=True), ExitCode.JOB_TIMED_OUT
     except BaseException as exc:
-        return failure_report(exc), ExitCode.JOB_FAILED
+        return failure_report(exc, spec), ExitCode.JOB_FAILED
 
 
-def failure_report(exc, timeout=False):
+def failure_report(exc, spec=None, timeout=False):
     message = str(exc) if not isinstance(exc, SystemExit) else "job called sys.exit(%r)" % (
         exc.code,)
-    return {"ok": False, "exception": exception_name(exc),
-            "error": message or exception_name(exc), "backtrace": backtrace(exc),
-            "timeout": timeout}
+    report = {"ok": False, "exception": exception_name(exc),
+              "error": message or exception_name(exc), "backtrace": backtrace(exc),
+              "timeout": timeout}
+    if spec is not None and spec.retry is not None:
+        # only here is the exception itself, not its name: retry_on matches subclasses
+        report["retryable"] = spec.retry.retryable(exc)
+    return report
 
 
 def backtrace(exc):

@@ -1,4 +1,5 @@
-"""The operator's Redis reads: what resque-web's Overview, Working, Workers and Stats show."""
+"""The operator's Redis reads: what resque-web's Overview, Working, Workers, Queues and Stats
+show, for the CLI and the dashboard alike (forkq.cli, forkq.web)."""
 import json
 
 from forkq import wire
@@ -93,8 +94,136 @@ class Admin:
         schedules = self.keys.key("persistent_schedules")
         if self.redis.exists(schedules):
             out["scheduled"] = self.redis.hlen(schedules)
+        from forkq.store.scheduling_admin import SchedulingAdmin
+        out.update(SchedulingAdmin(self.redis, self.keys.prefix.rstrip(":")).overview(self.now()))
         return out
+
+    # --- pages of lists, keys and the scheduler's numbers (forkq web, forkq metrics) ----------
+
+    def queue_page(self, name, start, count):
+        """(size, [(position, raw job)]) of a queue from `start`, the next to run first: one
+        LLEN and one LRANGE, together."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.queue(name))
+        pipe.lrange(self.keys.queue(name), start, start + count - 1)
+        size, raws = pipe.execute()
+        return size, list(enumerate(raws, start))
+
+    def queue_known(self, name):
+        return bool(self.redis.sismember(self.keys.queues, name))
+
+    def remove_queue(self, name):
+        """Resque.remove_queue: the name leaves `queues` and the list is deleted, in one step.
+        → (jobs it held, whether it was registered)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.queue(name))
+        pipe.srem(self.keys.queues, name)
+        pipe.delete(self.keys.queue(name))
+        jobs, known, _deleted = pipe.execute()
+        return jobs, bool(known)
+
+    def queue_heads_enqueued_at(self, names):
+        """[(queue, epoch)] for the queues whose next job says when it was enqueued."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.lindex(self.keys.queue(name), 0)
+        out = []
+        for name, raw in zip(names, pipe.execute()):
+            try:
+                payload = json.loads(raw) if raw is not None else None
+            except ValueError:
+                continue
+            at = wire.enqueued_at(payload) if isinstance(payload, dict) else None
+            if at is not None:
+                out.append((name, at))
+        return out
+
+    def redis_info(self):
+        return self.redis.info()
+
+    def namespace_keys(self):
+        """Every key of the namespace, sorted, as {"key" (without the namespace), "type",
+        "size"} (SCAN, then TYPE and the size command of each type, pipelined)."""
+        prefix = self.keys.prefix
+        names = sorted({k.decode("utf-8", "replace")
+                        for k in self.redis.scan_iter(match=self.keys.all_pattern(), count=1000)})
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.type(name)
+        types = [_text(t) for t in pipe.execute()]
+        pipe = self.redis.pipeline(transaction=False)
+        for name, kind in zip(names, types):
+            if kind in SIZES:
+                getattr(pipe, SIZES[kind])(name)
+            else:
+                pipe.exists(name)
+        sizes = pipe.execute()
+        return [{"key": name[len(prefix):], "type": kind,
+                 "size": size if kind in SIZES else None}
+                for name, kind, size in zip(names, types, sizes)]
+
+    def key_page(self, key, start, count):
+        """What one key (named without the namespace) holds, a page from `start`: {"key",
+        "type", "size", "start", "values"}; None when there is no such key. Raises ValueError
+        for a type forkq does not show."""
+        name = self.keys.key(key)
+        kind = _text(self.redis.type(name))
+        end = start + count - 1
+        r = self.redis
+        if kind == "none":
+            return None
+        if kind == "string":
+            size, values = r.strlen(name), [_text(r.get(name))]
+        elif kind == "list":
+            size, values = r.llen(name), [_text(v) for v in r.lrange(name, start, end)]
+        elif kind == "set":
+            members = sorted({_text(v) for v in r.sscan_iter(name, count=1000)})
+            size, values = len(members), members[start:end + 1]
+        elif kind == "zset":
+            size = r.zcard(name)
+            values = [[_text(m), s] for m, s in r.zrange(name, start, end, withscores=True)]
+        elif kind == "hash":
+            fields = sorted({_text(f): _text(v) for f, v in r.hscan_iter(name, count=1000)}.items())
+            size, values = len(fields), [list(fv) for fv in fields[start:end + 1]]
+        elif kind == "stream":
+            entries = r.xrange(name, count=start + count)[start:]
+            size = r.xlen(name)
+            values = [[_text(i), {_text(k): _text(v) for k, v in f.items()}] for i, f in entries]
+        else:
+            raise ValueError("%s is a %s, which forkq does not show" % (key, kind))
+        return {"key": key, "type": kind, "size": size, "start": start, "values": values}
+
+    def delayed_due(self, now):
+        """resque-scheduler's due backlog: {"due": delayed jobs whose time is <= now, "lag":
+        seconds the oldest due one is late, 0 when none is}. (All delayed jobs: scheduler().)
+        Read 1,000 timestamps at a time, as delayed_totals reads the whole schedule."""
+        due = lag = offset = 0
+        while True:
+            batch = self.redis.zrangebyscore(self.keys.delayed_schedule, "-inf", now,
+                                             start=offset, num=1000, withscores=True)
+            if not batch:
+                return {"due": due, "lag": lag}
+            if not offset:
+                lag = max(0, now - batch[0][1])
+            pipe = self.redis.pipeline(transaction=False)
+            for member, _score in batch:
+                pipe.llen(self.keys.prefix.encode() + b"delayed:" + member)
+            due += sum(pipe.execute())
+            offset += len(batch)
+            if len(batch) < 1000:
+                return {"due": due, "lag": lag}
+
+    def scheduler_master(self):
+        """Who holds resque-scheduler's master lock ("host:pid"), or None. Its key is
+        namespaced twice (contract §12): resque:resque:resque_scheduler_master_lock."""
+        namespace = self.keys.prefix.rstrip(":")
+        value = self.redis.get(self.keys.key(namespace + ":resque_scheduler_master_lock"))
+        return _text(value)
 
 
 def _text(value):
-    return value.decode("utf-8", "replace") if value is not None else None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+SIZES = {"string": "strlen", "list": "llen", "set": "scard", "zset": "zcard", "hash": "hlen",
+         "stream": "xlen"}

@@ -6,6 +6,7 @@ RPUSH, no enqueue hooks); Remove sets the entry to the empty-string sentinel and
 Clear is DEL; Clear Retried removes every entry with a `retried_at`.
 """
 import json
+import re
 import time
 
 from forkq import wire
@@ -74,6 +75,9 @@ class Failures:
         self.redis = redis
         self.keys = keys
         self._retry_script = redis.register_script(scripts.RETRY_FAILED)
+        self._remove_script = redis.register_script(scripts.REMOVE_FAILED)
+        self._clear_script = redis.register_script(scripts.CLEAR_FAILED)
+        self._filter_script = redis.register_script(scripts.FILTER_FAILED)
 
     def count(self):
         return self.redis.llen(self.keys.failed)
@@ -134,11 +138,16 @@ class Failures:
             raise ValueError("failed entry %d has no queue: use --requeue-to" % entry.index)
         return queue
 
-    def remove(self, index):
-        """resque-web's Remove: the empty-string sentinel, then LREM 1 of it."""
+    def remove(self, index, expected=None):
+        """resque-web's Remove: the empty-string sentinel, then LREM 1 of it. With `expected`
+        (the raw entry the caller showed), only if `index` still holds exactly it, checked in
+        the same step as the write; returns whether it was removed."""
+        if expected is not None:
+            return bool(self._remove_script(keys=[self.keys.failed], args=[index, expected]))
         self.get(index)
         self.redis.lset(self.keys.failed, index, "")
         self.redis.lrem(self.keys.failed, 1, "")
+        return True
 
     def remove_many(self, indices):
         """Remove several: highest index first, so the others keep their positions."""
@@ -147,6 +156,12 @@ class Failures:
 
     def clear(self):
         return self.redis.delete(self.keys.failed)
+
+    def clear_through(self, count, expected):
+        """Delete the oldest `count` entries if the newest of them is still `expected` (the
+        raw entry a page showed at index count - 1): what the page showed goes, failures that
+        arrived since stay. Returns whether anything was deleted."""
+        return bool(self._clear_script(keys=[self.keys.failed], args=[count, expected]))
 
     def clear_retried(self):
         """Remove every entry that was retried (has retried_at), as resque-web's button."""
@@ -157,3 +172,88 @@ class Failures:
                 removed += 1
         return removed
 
+    # --- a page at a time (forkq web: 100,000 entries are never read at once) ---------------
+
+    def page(self, skip, count):
+        """(total, entries newest first): `count` entries after the `skip` newest, with their
+        absolute indices. LLEN and LRANGE (from the end) in one transaction, so the indices
+        are those of one moment."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.failed)
+        pipe.lrange(self.keys.failed, -(skip + count), -(skip + 1))
+        total, raws = pipe.execute()
+        first = max(0, total - skip - count)
+        return total, [FailedEntry(first + i, raw) for i, raw in reversed(list(enumerate(raws)))]
+
+    def matching(self, queue=None, class_name=None, before=None, chunk=2000,
+                 oldest_first=False):
+        """The entries the filters match, newest first, below index `before` (None: all),
+        read CHUNK at a time with LRANGE. Acting on each as it comes is safe for removes:
+        they shift only the entries above, already passed. oldest_first: from index 0 up
+        instead (for retries, which shift nothing, in the order the jobs failed)."""
+        wanted = _Filter(queue, class_name)
+        if oldest_first:
+            start = 0
+            while True:
+                got, read = self._chunk(wanted, start, start + chunk - 1)
+                yield from got
+                if read < chunk:
+                    return
+                start += chunk
+        end = self.count() if before is None else min(before, self.count())
+        while end > 0:
+            start = max(0, end - chunk)
+            yield from reversed(self._chunk(wanted, start, end - 1)[0])
+            end = start
+
+    def _chunk(self, wanted, start, stop):
+        """(matching entries of positions start..stop in list order, how many were read).
+        With plain names to look for, Redis sends only the entries that hold them."""
+        if not wanted.needles:
+            raws = self.redis.lrange(self.keys.failed, start, stop)
+            return list(wanted.pick(range(start, start + len(raws)), raws)), len(raws)
+        flat = self._filter_script(keys=[self.keys.failed], args=[start, stop] + wanted.needles)
+        return list(wanted.pick(flat[1::2], flat[2::2])), flat[0]
+
+    def scan(self, queue=None, class_name=None, before=None, count=20, budget=40000,
+             chunk=2000):
+        """A page of matching entries, newest first, below index `before`: (entries, the
+        index to go on below, or None at the end of the list). It reads at most `budget`
+        entries, so a filter that matches little answers in bounded time with fewer than
+        `count` entries and where to look further."""
+        wanted = _Filter(queue, class_name)
+        end = self.count() if before is None else min(before, self.count())
+        found = []
+        scanned = 0
+        while end > 0 and scanned < budget:
+            start = max(0, end - chunk)
+            for entry in reversed(self._chunk(wanted, start, end - 1)[0]):
+                found.append(entry)
+                if len(found) == count:
+                    return found, (entry.index if entry.index > 0 else None)
+            scanned += end - start
+            end = start
+        return found, (end if end > 0 else None)
+
+# Names made only of these are written literally by every JSON encoder, so an entry whose
+# bytes lack the name cannot match: Redis leaves it out (filter_failed.lua) and it is never
+# sent nor parsed (a scan of 100,000 entries spends its time on both otherwise).
+_LITERAL = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+class _Filter:
+    def __init__(self, queue, class_name):
+        self.queue = queue
+        self.class_name = class_name
+        self.needles = [v.encode() for v in (queue, class_name)
+                        if v is not None and _LITERAL.fullmatch(v)]
+
+    def pick(self, indices, raws):
+        """The FailedEntry of each raw (at its index) that matches, in list order."""
+        for index, raw in zip(indices, raws):
+            if self.needles and not all(n in raw for n in self.needles):
+                continue
+            entry = FailedEntry(index, raw)
+            if ((self.queue is None or entry.queue == self.queue)
+                    and (self.class_name is None or entry.class_name == self.class_name)):
+                yield entry

@@ -9,7 +9,12 @@ atomic.
   release    unregister a worker (ours or a dead one), failing or requeueing its claimed job,
              only if the claim is the one the caller read;
   unclaim    put a claimed job that never started back at the head of its queue;
-  retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown.
+  retry_failed  resque-web's Retry of one failed entry, only if it is still the one shown;
+  remove_failed its Remove, with the same check;
+  clear_failed  Clear of the entries a page showed, only if the newest of them is unchanged;
+  filter_failed the entries of one chunk of `failed` that hold given bytes (a filtered page);
+  effects    (included by cycle and release) what a record does for retries and unique jobs;
+  job_start, unique_push  a retrying or unique job's start, a unique job's enqueue.
 
 lib.lua holds the helpers (JSON quoting as Ruby writes it, strict-JSON and UTF-8 checks, byte
 order sorting) that a script asks for by starting with `--! lib`.
@@ -20,11 +25,13 @@ _DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 
 
 def load(name):
-    """The source of lua/<name>.lua, with lib.lua in front when its first line asks for it."""
+    """The source of lua/<name>.lua, with the files its first line names in front of it
+    (`--! lib`, `--! lib effects`)."""
     with open(os.path.join(_DIR, name + ".lua"), encoding="utf-8") as fh:
         text = fh.read()
-    if text.startswith("--! lib\n"):
-        return load("lib") + text
+    if text.startswith("--! "):
+        first = text.split("\n", 1)[0]
+        return "".join(load(part) for part in first[4:].split()) + text
     return text
 
 
@@ -33,3 +40,6 @@ HEARTBEAT = load("heartbeat")
 RELEASE = load("release")
 UNCLAIM = load("unclaim")
 RETRY_FAILED = load("retry_failed")
+REMOVE_FAILED = load("remove_failed")
+CLEAR_FAILED = load("clear_failed")
+FILTER_FAILED = load("filter_failed")

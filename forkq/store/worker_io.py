@@ -21,7 +21,8 @@ class Store:
 
     # -- the hot path ----------------------------------------------------------------------
     def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None):
-        """Record the last job (`record` = (failure, count_failed, requeue) or None) and, with
+        """Record the last job (`record` = (failure, count_failed, requeue[, effects]) or
+        None; effects: the JSON of lua/effects.lua for retries and unique locks) and, with
         a `plan`, reserve the next. The record acts only on the claim whose sha1 is
         `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
         never used before (the store counts its claims unless one is given). Returns
@@ -29,13 +30,14 @@ class Store:
         claim was gone: a pruner recorded the job) or -1 (nothing to record)."""
         args = [self.keys.prefix, wid, run_at]
         if record is None:
-            args += ["", "", "0", "", ""]
+            args += ["", "", "0", "", "", ""]
         else:
             if not claim_sha:
                 raise ValueError("a record needs the sha1 of the claim it ends")
-            failure, count_failed, requeue = record
+            failure, count_failed, requeue = record[:3]
+            effects = record[3] if len(record) > 3 else ""
             queue, payload = requeue or ("", "")
-            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload]
+            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload, effects]
         if plan is not None:
             seq = next(self._seq) if seq is None else seq
             # node-resque's worker name: host:pid, the id's first two parts
@@ -78,12 +80,13 @@ class Store:
         name again, which a failover may have moved)."""
         self.redis.connection_pool.disconnect()
 
-    def release(self, wid, expected, failure="", requeue=None):
+    def release(self, wid, expected, failure="", requeue=None, effects=""):
         """Unregister `wid`, recording its claimed job (if it is still `expected`) as `failure`
-        and/or requeueing it. Returns 1 (job recorded), 0 (no job) or -1 (claim changed)."""
+        and/or requeueing it, with `effects` (lua/effects.lua: a pruned job's retry). Returns
+        1 (job recorded), 0 (no job) or -1 (claim changed)."""
         queue, payload = requeue if requeue else ("", "")
         return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
-                                       payload)))
+                                       payload, effects)))
 
     def unclaim(self, wid, claim_sha, queue, payload):
         """Put a claimed job that never started back at the head of its queue, if our claim is

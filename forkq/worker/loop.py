@@ -32,6 +32,7 @@ from forkq.worker import prune
 from forkq.worker.outcome import Outcome
 from forkq.worker.record import Pending
 from forkq.worker.recovery import RedisFaults, Stop, Unavailable
+from forkq.worker.retries import Retries
 
 RSS_POLL = 0.5
 
@@ -47,6 +48,7 @@ class Worker(RedisFaults):
         self.signals = SignalBox()
         self.titles = Titles(config.procline_prefix)
         self.log = EventLog(config.log_format, config.verbose, worker_id=self.id)
+        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
         self.waker = None
         self.started = wire.started_at(time.time())
         self.registered = False
@@ -63,6 +65,10 @@ class Worker(RedisFaults):
         ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
                                 config.jobs_per_child)
         self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
+        self.scheduler = None         # --scheduler: forkq.scheduler.attach
+        if config.scheduler:
+            from forkq.scheduler.attach import attach
+            self.scheduler = attach(self)
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -90,9 +96,14 @@ class Worker(RedisFaults):
                 self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
             for step in (self.children.end_current, self.retire_child,
                          self.children.stop_server, self.flush_pending, self.unregister,
-                         self.run_exit_hooks, log_exit, self.signals.restore):
+                         self.release_scheduler, self.run_exit_hooks, log_exit,
+                         self.signals.restore):
                 self.clean_up(step)
         return code
+
+    def release_scheduler(self):
+        if self.scheduler is not None:
+            self.scheduler.release()
 
     def run_exit_hooks(self):
         self.run_hooks("worker_exit")
@@ -111,6 +122,10 @@ class Worker(RedisFaults):
         self.registered = True
         self.waker = Waker(self.store, self.plan, self.log)
         self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
+        try:
+            self.retries.warn_without_scheduler(self.config.scheduler, self.config.lock_prefix)
+        except REDIS_DOWN:
+            pass  # a warning is not worth a wait: the loop finds Redis when it is back
         gc.freeze()  # keep the preloaded heap's pages shared with every child
 
     def loop(self):
@@ -187,15 +202,24 @@ class Worker(RedisFaults):
         since = wire.enqueued_at(payload)
         latency = round(now - since, 4) if since is not None else None
         self.log.event("reserved", queue=job.queue, job=job.class_name, queue_latency=latency)
+        rules, go = self.retrying(self.retries.begin, spec, job.class_name, job.args, job.queue,
+                                  self.claim_sha)
+        if not go:
+            self.pending = Pending(job.queue, job.raw, Outcome(True, skipped=True),
+                                   started=now, settlement=rules.deferred())
+            return
         try:
             hooks.run("before_fork", job)
         except Exception as exc:
-            self.pending = Pending(job.queue, job.raw, Outcome(
-                False, errors.exception_name(exc), "before_fork hook failed: %s" % exc,
-                child_mod.backtrace(exc), count_failed=True))
+            outcome = Outcome(False, errors.exception_name(exc),
+                              "before_fork hook failed: %s" % exc, child_mod.backtrace(exc),
+                              count_failed=True)
+            self.pending = Pending(job.queue, job.raw, outcome, settlement=self.retries.settle(
+                spec, job.args, outcome, rules))
             return
         outcome, child = self.supervise(job)
-        self.pending = Pending(job.queue, job.raw, outcome, child, now, latency=latency)
+        self.pending = Pending(job.queue, job.raw, outcome, child, now, latency=latency,
+                               settlement=self.retries.settle(spec, job.args, outcome, rules))
         if child is None:  # fork failed (EAGAIN, ENOMEM): the job goes back; give it a moment
             self.log.event("error", outcome.error)
             self.wait_fds((), 1.0)
@@ -349,6 +373,8 @@ class Worker(RedisFaults):
     # -- waiting and ticks ---------------------------------------------------------
     def wait_fds(self, fds, timeout):
         fds = (self.signals,) + tuple(fds) + self.children.wake_fds()
+        if self.scheduler is not None:  # the scheduler's next tick is a deadline too
+            timeout = min(timeout, self.scheduler.next_at - time.monotonic())
         try:
             select.select(fds, (), (), max(0.0, timeout))
         except InterruptedError:
@@ -372,6 +398,8 @@ class Worker(RedisFaults):
     def tick(self):
         """Heartbeat (and prune) when due: one try, never blocking the loop; while Redis is
         down the next try comes sooner, and the loop's own Redis calls do the backing off."""
+        if self.scheduler is not None:
+            self.scheduler.tick()
         if time.monotonic() < self.next_beat:
             return
         if self.pid == 1:  # a SIGCHLD can be lost (merged, or taken while not reaping)

@@ -10,10 +10,11 @@ from forkq.proc import timeouts
 class Outcome:
     """What becomes of one job: done (maybe skipped by a hook), or one failure."""
     __slots__ = ("ok", "skipped", "exception", "error", "backtrace", "count_failed",
-                 "timed_out", "requeue", "detail")
+                 "timed_out", "requeue", "detail", "reported", "retryable")
 
     def __init__(self, ok, exception=None, error=None, backtrace=(), count_failed=False,
-                 skipped=False, timed_out=False, requeue=False, detail=None):
+                 skipped=False, timed_out=False, requeue=False, detail=None, reported=False,
+                 retryable=None):
         self.ok = ok
         self.skipped = skipped
         self.exception = exception
@@ -23,14 +24,17 @@ class Outcome:
         self.timed_out = timed_out
         self.requeue = requeue
         self.detail = detail
+        self.reported = reported    # the child reported it (and ran the on_failure hooks)
+        self.retryable = retryable  # the child's verdict on the real exception (retry_on)
 
     @classmethod
     def from_report(cls, report):
         if report.get("ok"):
-            return cls(True, skipped=bool(report.get("skipped")))
+            return cls(True, skipped=bool(report.get("skipped")), reported=True)
         return cls(False, report.get("exception") or "Exception", report.get("error") or "",
                    report.get("backtrace") or [], count_failed=True,
-                   timed_out=bool(report.get("timeout")))
+                   timed_out=bool(report.get("timeout")), reported=True,
+                   retryable=report.get("retryable"))
 
     @classmethod
     def from_exit(cls, child, elapsed, escalation):

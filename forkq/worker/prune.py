@@ -18,6 +18,7 @@ import time
 import psutil
 
 from forkq import errors, wire
+from forkq.worker.retries import Retries
 
 STARTED_SLACK = 2.0  # seconds of clock skew allowed between :started and the process start
 
@@ -60,12 +61,15 @@ def find_dead(store, hostname, own_id, prune_interval, now):
 RECORDED_LOOKBACK = 200  # entries of `failed` searched for another tool's record of a job
 
 
-def release_dead(store, wid, exception, reason, attempts=5):
+def release_dead(store, wid, exception, reason, attempts=5, retries=None):
     """Unregister one dead worker, recording its claimed job (unless another tool already
-    did). Returns (the class it held, whether it held a job)."""
+    did). With `retries` (worker.retries.Retries), a job this process knows gets its
+    on_failure hooks here and its retry, as any other failure. Returns (the class it held,
+    whether it held a job)."""
+    settled = {}
     for _ in range(attempts):
         claim = store.claim(wid)
-        failure, job_class = "", None
+        failure, job_class, effects = "", None, ""
         if claim:
             queue, raw, is_json, job_class = wire.split_claim(claim)
             if exception == errors.PRUNE_DIRTY_EXIT:
@@ -74,10 +78,16 @@ def release_dead(store, wid, exception, reason, attempts=5):
             else:
                 error = "Job still being processed: worker %s died (%s)" % (wid, reason)
             if not already_recorded(store, wid, claim):
-                failure = wire.failure_json(wire.failed_at(time.time()), raw,
-                                                exception, error, [], wid, queue,
-                                                payload_is_json=is_json)
-        if store.release(wid, claim, failure) >= 0:
+                def build(failed_at=None):
+                    return wire.failure_json(failed_at or wire.failed_at(time.time()), raw,
+                                             exception, error, [], wid, queue,
+                                             payload_is_json=is_json)
+                if retries is not None and is_json and claim not in settled:
+                    settled[claim] = retries.settle_pruned(queue, raw, exception, error)
+                settlement = settled.get(claim)
+                failure = settlement.failure(build) if settlement is not None else build()
+                effects = settlement.argv() if settlement is not None else ""
+        if store.release(wid, claim, failure, effects=effects) >= 0:
             return job_class, bool(claim)
     return None, False
 
@@ -117,9 +127,10 @@ def prune_dead_workers(store, hostname, own_id, config, log):
     if not store.acquire_prune_lock(own_id, config.heartbeat_interval):
         return []
     pruned = []
+    retries = Retries(store, log)
     for wid, exception, reason in find_dead(store, hostname, own_id, config.prune_interval,
                                             store.time()):
-        job_class, had_job = release_dead(store, wid, exception, reason)
+        job_class, had_job = release_dead(store, wid, exception, reason, retries=retries)
         log.event("pruned", "Pruning dead worker: %s" % wid, reason=reason,
                   job=job_class if had_job else None)
         pruned.append((wid, exception, reason, job_class))

@@ -7,10 +7,11 @@ from forkq import wire
 
 class Pending:
     """A performed job whose record is written with the next cycle (one round trip a job)."""
-    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency")
+    __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency",
+                 "settlement")
 
     def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True,
-                 latency=None):
+                 latency=None, settlement=None):
         self.queue = queue
         self.raw = raw
         self.outcome = outcome
@@ -18,21 +19,28 @@ class Pending:
         self.started = started
         self.payload_is_json = payload_is_json
         self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
+        self.settlement = settlement  # retries and unique locks (worker.retries), or None
         if child is not None:
             child.line_due = True  # reaped before this line goes out: the line tells the exit
 
     def args(self, wid):
-        """(failure JSON, count it in stat:failed, requeue (queue, payload)) for Store.cycle."""
-        outcome = self.outcome
+        """(failure JSON, count it in stat:failed, requeue (queue, payload), effects) for
+        Store.cycle."""
+        outcome, settled = self.outcome, self.settlement
+        effects = settled.argv if settled is not None else str
         if outcome.requeue:
             raw = self.raw if isinstance(self.raw, str) else self.raw.decode("utf-8", "replace")
-            return "", False, (self.queue, raw)
+            return "", False, (self.queue, raw), effects()
         if outcome.ok:
-            return "", False, None
-        failure = wire.failure_json(
-            wire.failed_at(time.time()), self.raw, outcome.exception, outcome.error,
-            outcome.backtrace, wid, self.queue, payload_is_json=self.payload_is_json)
-        return failure, outcome.count_failed, None
+            return "", False, None, effects()
+
+        def failure(failed_at=None):
+            return wire.failure_json(
+                failed_at or wire.failed_at(time.time()), self.raw, outcome.exception,
+                outcome.error, outcome.backtrace, wid, self.queue,
+                payload_is_json=self.payload_is_json)
+        text = settled.failure(failure) if settled is not None else failure()
+        return text, outcome.count_failed, None, effects()
 
     def log(self, log, finished):
         """One line for the job: how it ended, how long it took and waited, and how its child
@@ -52,6 +60,8 @@ class Pending:
         fields = {"queue": self.queue,
                   "duration": round(time.time() - self.started, 4) if self.started else None,
                   "queue_latency": self.latency, "skipped": outcome.skipped or None}
+        if self.settlement is not None:
+            fields.update(self.settlement.log_fields())
         if finished == 0:
             fields["note"] = "claim already gone (a pruner recorded this job)"
         child = self.child

@@ -1,6 +1,8 @@
 // node-resque as a peer for forkq's test suite: one JSON command in argv[2], JSON lines out.
 //   {"cmd":"enqueue","jobs":[{"queue","class","args"}]}
 //   {"cmd":"enqueueAt","timestamp_ms","queue","class","args"}
+//   {"cmd":"enqueueLocked","queue","class","args","lock_timeout"} -> {"enqueued": bool}:
+//      enqueue through node-resque's QueueLock plugin (a unique job)
 //   {"cmd":"work","queues":[...],"jobs":{Name: {"behaviour":"record"|"fail","list":key,
 //    "message","sleep_ms","started":key}},"count":N,"timeout_ms":T}
 //                                               -> works until N jobs ended, then exits
@@ -10,7 +12,7 @@
 // Every command also takes "port" (the suite's redis-server) and "namespace".
 // node-resque is resolved through NODE_PATH: tests/run.sh installs it outside tests/.
 "use strict";
-const { Queue, Worker } = require("node-resque");
+const { Queue, Worker, Plugins } = require("node-resque");
 const IORedis = require("ioredis");
 
 function out(obj) {
@@ -53,6 +55,14 @@ async function main() {
     } else if (cmd.cmd === "enqueueAt") {
       await queue.enqueueAt(cmd.timestamp_ms, cmd.queue, cmd.class, cmd.args);
       out({ ok: true });
+    } else if (cmd.cmd === "enqueueLocked") {
+      const locked = new Queue({ connection: connectionDetails }, {
+        [cmd.class]: { plugins: [Plugins.QueueLock],
+                       pluginOptions: { QueueLock: { lockTimeout: cmd.lock_timeout || 3600 } },
+                       perform: async () => true } });
+      await locked.connect();
+      out({ enqueued: (await locked.enqueue(cmd.queue, cmd.class, cmd.args)) !== false });
+      await locked.end();
     } else if (cmd.cmd === "call") {
       out({ result: await queue[cmd.method](...(cmd.args || [])) });
     } else if (cmd.cmd === "work" || cmd.cmd === "hold") {

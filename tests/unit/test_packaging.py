@@ -26,7 +26,7 @@ def test_the_wheel_carries_the_package_the_command_and_the_man_pages(tmp_path):
     assert sorted(n.rsplit("/", 1)[1] for n in names if "/data/share/man/man1/" in n) == pages
     modules = sorted(os.path.relpath(os.path.join(d, f), ROOT)
                      for d, _dirs, files in os.walk(os.path.join(ROOT, "forkq"))
-                     for f in files if f.endswith((".py", ".lua")))
+                     for f in files if f.endswith((".py", ".lua", ".html", ".css", ".js")))
     assert sorted(n for n in names if n.startswith("forkq/")) == modules
     [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     scripts = configparser.ConfigParser()

@@ -1,9 +1,10 @@
---! lib
+--! lib effects
 -- One round trip per job: record the last job's outcome (done_working + counters, or the
 -- failed entry, or a requeue) and reserve the next one.
 -- ARGV: ns, wid, run_at, sha1 of the claim to record ('' = nothing to record), failure,
--- count_failed, requeue_queue, requeue_payload, reserve?, worker name (host:pid),
--- claim number, then the queue plan (QueuePlan.argv).
+-- count_failed, requeue_queue, requeue_payload, the record's effects (effects.lua: retries
+-- and unique locks, '' = none), reserve?, worker name (host:pid), claim number, then the
+-- queue plan (QueuePlan.argv).
 -- The claim keeps Ruby's keys in Ruby's order (queue, run_at, payload), adds "worker" as
 -- node-resque writes it (its allWorkingOn() lists a worker's job under that name), then
 -- "seq", the worker's claim number: two claims of identical jobs in one second must still
@@ -39,15 +40,16 @@ if ARGV[4] ~= '' then
         redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
       end
     end
+    record_effects(ns, wid, ARGV[9])
   end
 end
-if ARGV[9] ~= '1' then done_working(); return {'none', finished} end
+if ARGV[10] ~= '1' then done_working(); return {'none', finished} end
 local paused = redis.call('GET', ns .. 'pause-all-workers')
 if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
   done_working()
   return {'paused', finished}
 end
-local plan = 12  -- where the queue plan starts: its dynamic flag
+local plan = 13  -- where the queue plan starts: its dynamic flag
 local queues = {}
 if ARGV[plan] == '0' then
   for i = plan + 1, #ARGV do queues[#queues + 1] = ARGV[i] end
@@ -104,7 +106,7 @@ for i = first, #queues do
     -- JSON object is kept as a string of its bytes
     local body = strict_object(job) and job or jbytes(job)
     local claim = '{"queue":' .. jtext(q) .. ',"run_at":"' .. run_at .. '","payload":' ..
-                  body .. ',"worker":' .. jtext(ARGV[10]) .. ',"seq":' .. ARGV[11] .. '}'
+                  body .. ',"worker":' .. jtext(ARGV[11]) .. ',"seq":' .. ARGV[12] .. '}'
     redis.call('SET', claim_key, claim)  -- replaces a finished claim: done_working's DEL
     return {'job', finished, q, job, redis.sha1hex(claim)}
   end

@@ -1,3 +1,4 @@
+--! effects
 local ns, wid, expected, failure, requeue_q, requeue_payload =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local current = redis.call('GET', ns .. 'worker:' .. wid) or ''
@@ -8,6 +9,7 @@ if current ~= '' then
     redis.call('LPUSH', ns .. 'queue:' .. requeue_q, requeue_payload)
   end
   if failure ~= '' then redis.call('RPUSH', ns .. 'failed', failure) end
+  record_effects(ns, wid, ARGV[7])  -- a pruned job's retry and lock (effects.lua)
 end
 redis.call('SREM', ns .. 'workers', wid)
 redis.call('DEL', ns .. 'worker:' .. wid, ns .. 'worker:' .. wid .. ':started',
