@@ -36,7 +36,7 @@ class Children:
                 child.guard = self.guard
                 self.guard.watch(child.pid)
         else:
-            child = Child.served(server, message)
+            child = Child.served(server, message, job.class_name)
         self.current = child
         return child
 

@@ -83,10 +83,10 @@ class ForkServer:
     def fileno(self):
         return self.sock.fileno()
 
-    def spawn(self, message):
+    def spawn(self, message, class_name=""):
         """Send a job ({"queue", "raw", "at"}); returns its job number, for pid_of/take.
         Raises OSError if the server is gone (the caller falls back)."""
-        data = framing.job_frame(message["queue"], message["raw"], message["at"])
+        data = framing.job_frame(message["queue"], message["raw"], message["at"], class_name)
         try:
             self.sock.sendall(data)
         except OSError:
@@ -249,8 +249,9 @@ def _fork(sock, body, number, ctx, page, live):
         return
     if pid == 0:
         try:  # the title first: until then it is the server's, and tools tell them by it
+            queue, class_name, at = framing.job_header(body)
+            ctx.titles.processing(queue, int(at), class_name)
             job = child.job_from_message(framing.job_fields(body))
-            ctx.titles.processing(job.queue, int(job.reserved_at), job.class_name)
             sock.close()
             ctx.report_tag = tag
         except BaseException:

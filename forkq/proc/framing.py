@@ -11,7 +11,7 @@ import os
 import struct
 
 _HEADER = struct.Struct(">I")
-_JOB = struct.Struct(">dI")   # reserved at (wall clock), length of the queue name
+_JOB = struct.Struct(">dII")  # reserved at (wall clock), lengths of queue and class names
 MAX_FRAME = 64 << 20          # a longer length is garbage, not a message
 
 
@@ -24,19 +24,28 @@ def frame_bytes(body):
     return _HEADER.pack(len(body)) + body
 
 
-def job_frame(queue, raw, at):
-    """A job message: where it came from and when it was reserved, then its raw payload."""
-    q = queue.encode("utf-8", "surrogateescape") if isinstance(queue, str) else queue
-    raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
-    return frame_bytes(_JOB.pack(at, len(q)) + q + raw)
+def job_frame(queue, raw, at, class_name=""):
+    """A job message: where it came from, when it was reserved and (for the child's title
+    before it decodes anything) its class, then its raw payload."""
+    q, c, raw = (x.encode("utf-8", "surrogateescape") if isinstance(x, str) else x
+                 for x in (queue, class_name, raw))
+    return frame_bytes(_JOB.pack(at, len(q), len(c)) + q + c + raw)
+
+
+def job_header(body):
+    """(queue, class name, reserved at) from a job message's body, without the payload."""
+    at, qlen, clen = _JOB.unpack_from(body)
+    start = _JOB.size
+    return (body[start:start + qlen].decode("utf-8", "surrogateescape"),
+            body[start + qlen:start + qlen + clen].decode("utf-8", "surrogateescape"), at)
 
 
 def job_fields(body):
     """A job message's body → (queue, raw bytes, reserved at)."""
-    at, size = _JOB.unpack_from(body)
+    at, qlen, clen = _JOB.unpack_from(body)
     start = _JOB.size
-    return body[start:start + size].decode("utf-8", "surrogateescape"), \
-        bytes(body[start + size:]), at
+    return body[start:start + qlen].decode("utf-8", "surrogateescape"), \
+        bytes(body[start + qlen + clen:]), at
 
 
 def send(fd, message):

@@ -41,9 +41,10 @@ class Child:
             _ours.add(pid)
 
     @classmethod
-    def served(cls, server, message):
+    def served(cls, server, message, class_name=""):
         """Have the fork server fork a child for the job `message`. OSError if it cannot."""
-        return cls(None, server.reports.fileno(), None, server, server.spawn(message))
+        return cls(None, server.reports.fileno(), None, server,
+                   server.spawn(message, class_name))
 
     @property
     def pid(self):

@@ -32,8 +32,9 @@ def test_a_length_no_message_has_ends_the_stream_without_raising():
 def test_job_frames_carry_odd_queue_names_and_raw_bytes():
     queue = "we\x00ird \u2603 \udcff"
     raw = b'{"class":"X","args":["\xc3\xa9"]}'
-    [fields] = framing.Reader(framing.job_fields).feed(framing.job_frame(queue, raw, 12.5))
-    assert fields == (queue, raw, 12.5)
+    [body] = framing.Reader(bytes).feed(framing.job_frame(queue, raw, 12.5, "Cl\u00e4ss"))
+    assert framing.job_fields(body) == (queue, raw, 12.5)
+    assert framing.job_header(body) == (queue, "Cl\u00e4ss", 12.5)
 
 
 def test_receive_returns_each_message_of_one_read_in_turn():
