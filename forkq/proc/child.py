@@ -1,11 +1,11 @@
 """Everything that happens in a child after fork, ending in a report and a named exit code.
 
 The child opens no Redis connection and never touches the parent's socket: it runs the job and
-tells the parent what happened through a pipe (proc.framing); the parent writes every record.
+tells the parent what happened through a pipe, or as one datagram on the fork server's report
+socket (proc.framing); the parent writes every record.
 """
 import json
 import os
-import signal
 import sys
 import traceback
 

@@ -112,6 +112,7 @@ class Child:
         ended = reap.reap(self._pid, keep=_ours, before_wait=self._forget)
         if ended is None:
             return False
+        self._forget(self._pid)  # also when it was reaped elsewhere (as PID 1)
         _ours.discard(self._pid)
         self.status, self.maxrss_kb, self.cpu_seconds = ended
         if not self.eof:
