@@ -26,6 +26,17 @@ def test_a_grandchild_in_its_own_session_ends_with_the_job(r, spawn_worker, mode
     assert worker.alive()
 
 
+def test_a_grandchild_in_its_own_session_dies_with_a_killed_worker(r, spawn_worker):
+    # mechanism: the fork server is the job's subreaper; when the worker dies it kills the
+    # job's group, and the grandchild, re-parented to it, is killed as a stray
+    enqueue_raw(r, "default", {"class": "Escapee", "args": [600, 600]})
+    worker = spawn_worker("-q", "default", "-r", "workerjobs", "-r", "jobs_escape")
+    grandchild = pop(r, "test:escapee")["grandchild"]
+    worker.signal(signal.SIGKILL)
+    worker.wait(10)
+    wait_until(lambda: not alive(grandchild), timeout=10, message="the grandchild to die")
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 def test_a_forked_copy_returning_from_perform_never_reports(r, spawn_worker, mode):
     enqueue_raw(r, "default", {"class": "ForkReturn", "args": []})

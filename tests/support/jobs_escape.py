@@ -11,9 +11,10 @@ from workerjobs import mark
 
 
 @forkq.job(name="Escapee")
-def escapee(seconds=600):
+def escapee(seconds=600, stay=0):
     """Leaves a grandchild in a session of its own that ignores every catchable signal and
-    holds every fd the job's child had (the report pipe included), then returns."""
+    holds every fd the job's child had (the report pipe included), then returns (after `stay`
+    seconds)."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -26,6 +27,7 @@ def escapee(seconds=600):
         os._exit(0)
     os.read(ready_r, 1)  # it has left the group and ignores signals
     mark("test:escapee", grandchild=pid)
+    time.sleep(stay)
 
 
 @forkq.job(name="ForkReturn")
