@@ -10,12 +10,17 @@ from sampler import measure
 from tripcount import Relay
 
 FLOOR = "floor (redis-py, fork)"
+CEILING = "lean fork-server ceiling"
 NO_FORK = "floor without fork"
 FORKQ = "forkq fork per job"
 NO_FORK_SERVER = "forkq --no-fork-server"
 PER_CHILD = "forkq --jobs-per-child 100"
 RQ_FORK = "rq Worker (fork per job)"
 RQ_SIMPLE = "rq SimpleWorker"
+# the same three with the ~100 MB preloaded app (bigapp.py): fork cost follows the app
+APP_FLOOR = "floor, 100 MB app"
+APP_CEILING = "lean ceiling, 100 MB app"
+APP_FORKQ = "forkq fork per job, 100 MB app"
 
 
 # --- filling queues (not measured) -----------------------------------------------------------
@@ -50,9 +55,9 @@ def fill_rq(ctx, n):
 
 # --- 1. draining N no-op jobs ----------------------------------------------------------------
 
-def forkq_cmd(ctx, queues="bench", url=None):
+def forkq_cmd(ctx, queues="bench", url=None, require="jobs_forkq"):
     return [ctx.python, "-m", "forkq", "work", "--burst", "--queues", queues,
-            "--require", "jobs_forkq", "--redis-url", url or ctx.server.url]
+            "--require", require, "--redis-url", url or ctx.server.url]
 
 
 def contenders(ctx, n):
@@ -64,6 +69,7 @@ def contenders(ctx, n):
     n_rq = ctx.rq_worker_jobs or n
     return [
         (FLOOR, [ctx.python, "floor.py", url], "resque", n, n, None),
+        (CEILING, [ctx.python, "ceiling.py", url], "resque", n, n, None),
         (NO_FORK, [ctx.python, "floor.py", url, "--no-fork"], "resque", n, None, None),
         (FORKQ, forkq, "resque", n, n, ctx.forkq_missing),
         (NO_FORK_SERVER, forkq + ["--no-fork-server"], "resque", n, n,
@@ -77,9 +83,17 @@ def contenders(ctx, n):
     ]
 
 
-def drain_round(ctx, n, round_no):
+def app_contenders(ctx, n):
+    """The floor, the ceiling and forkq, each with bigapp.py preloaded before it forks."""
+    url = ctx.server.url
+    return [(APP_FLOOR, [ctx.python, "floor.py", url, "--app"], "resque", n, n, None),
+            (APP_CEILING, [ctx.python, "ceiling.py", url, "--app"], "resque", n, n, None),
+            (APP_FORKQ, forkq_cmd(ctx, require="bigapp"), "resque", n, n, ctx.forkq_missing)]
+
+
+def drain_round(ctx, n, round_no, plan_for=contenders):
     results = {}
-    plan = contenders(ctx, n)
+    plan = plan_for(ctx, n)
     shift = round_no % len(plan)  # rotate, so no contender always runs first or last
     for name, cmd, kind, jobs, children, missing in plan[shift:] + plan[:shift]:
         if missing:
@@ -137,6 +151,11 @@ def medians(rounds):
 
 def drain(ctx, n, rounds):
     return medians([drain_round(ctx, n, i) for i in range(rounds)])
+
+
+def drain_app(ctx, n, rounds):
+    """The fork-per-job drain again with the ~100 MB app preloaded, floor, ceiling and forkq."""
+    return medians([drain_round(ctx, n, i, app_contenders) for i in range(rounds)])
 
 
 # --- 3. reserve cost with 1 vs 1,000 queues --------------------------------------------------

@@ -7,7 +7,7 @@ INCRBY stat:processed, INCRBY stat:processed:<id>). That is 2 round trips and 6 
 a job (EVALSHA + LPOP + SET, DEL + 2 INCRBY). `--no-fork` is the same loop without the fork: the
 Redis-only ceiling. At exit it prints one JSON line: the children's median peak RSS.
 
-    python bench/floor.py URL [--no-fork] [--queue bench]
+    python bench/floor.py URL [--no-fork] [--queue bench] [--app]
 """
 import argparse
 import gc
@@ -29,7 +29,10 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--no-fork", action="store_true")
     parser.add_argument("--queue", default="bench")
+    parser.add_argument("--app", action="store_true", help="preload bigapp (~100 MB) first")
     args = parser.parse_args()
+    if args.app:
+        import bigapp  # noqa: F401  (fork cost follows the size of the process that forks)
     r = redis.Redis.from_url(args.url)
     reserve = r.register_script(RESERVE)
     wid = "floor:%d:%s" % (os.getpid(), args.queue)

@@ -41,6 +41,14 @@ class IdleWorker:
             time.sleep(0.01)
         return self
 
+    def waker(self):
+        """How the worker said it is woken (its start-up log line), or None."""
+        self.err.seek(0)
+        for line in self.err.read().decode("utf-8", "replace").splitlines():
+            if "wake-ups:" in line:
+                return line.split("wake-ups:", 1)[1].strip()
+        return None
+
     def cpu(self):
         """CPU seconds of the worker and its live descendants so far."""
         try:
@@ -71,18 +79,46 @@ class IdleWorker:
 
 ENQUEUE = "forkq (forkq.enqueue)"
 KEYSPACE = "forkq (raw RPUSH, keyspace events on)"
+RAW = "forkq (raw RPUSH, no server config)"
 POLL = "forkq (raw RPUSH, --interval 0.1)"
+# how each forkq side's worker is meant to be woken (its log line says what it found)
+EXPECTED_WAKER = {ENQUEUE: "client tracking", KEYSPACE: "keyspace events",
+                  RAW: "client tracking", POLL: "none (poll only)"}
+
+
+def waker_kind(line):
+    """The start-up line's way in a few words."""
+    if not line:
+        return None
+    for start, kind in (("client tracking", "client tracking"),
+                        ("keyspace events", "keyspace events"),
+                        ("forkq's wake channel", "wake channel only"),
+                        ("Redis refused", "none (poll only)")):
+        if line.startswith(start):
+            return kind
+    return line[:40]
 RQ = "rq Worker"
+
+
+# A forkq worker prefers client tracking whenever Redis allows it. To time the other ways, a
+# side's worker logs in as an ACL user that Redis refuses them to: without the CLIENT command
+# (so keyspace events, as on a Redis before 6), or without any channel (so only the poll).
+NO_CLIENT = ("~*", "allchannels", "+@all", "-client")
+NO_CHANNELS = ("~*", "resetchannels", "+@all")
 
 
 class Side:
     """One idle worker on its own redis-server."""
 
-    def __init__(self, name, events):
+    def __init__(self, name, events, acl=None):
         self.name, self.error, self.worker = name, None, None
         self.server = RedisServer()
         self.server.r.config_set("notify-keyspace-events", events)
         self.env = env(self.server.url)  # the Stamp job reports to this server
+        self.url = self.server.url
+        if acl:
+            self.server.r.execute_command("ACL", "SETUSER", "bench", "on", ">bench-pw", *acl)
+            self.url = self.url.replace("redis://", "redis://bench:bench-pw@", 1)
 
     def start(self, cmd, registered_key):
         self.worker = IdleWorker(self.server, self.env, cmd, registered_key)
@@ -98,19 +134,20 @@ class IdleSides:
         self.ctx, self.sides, self.began = ctx, {}, None
         forkq = [ctx.python, "-m", "forkq", "work", "--queues", "lat", "--require",
                  "jobs_latency", "--redis-url"]
-        plan = [(ENQUEUE, "", forkq, [], ctx.forkq_missing),
-                (KEYSPACE, "Kl", forkq, [], ctx.forkq_missing),
-                (POLL, "", forkq, ["--interval", "0.1"], ctx.forkq_missing),
-                (RQ, "", [ctx.rq, "-m", "rq.cli", "worker", "--quiet", "--url"], ["lat"],
+        plan = [(ENQUEUE, "", None, forkq, [], ctx.forkq_missing),
+                (KEYSPACE, "Kl", NO_CLIENT, forkq, [], ctx.forkq_missing),
+                (RAW, "", None, forkq, [], ctx.forkq_missing),
+                (POLL, "", NO_CHANNELS, forkq, ["--interval", "0.1"], ctx.forkq_missing),
+                (RQ, "", None, [ctx.rq, "-m", "rq.cli", "worker", "--quiet", "--url"], ["lat"],
                  ctx.rq_missing)]
         try:
-            for name, events, cmd, extra, missing in plan:
-                side = Side(name, events)
+            for name, events, acl, cmd, extra, missing in plan:
+                side = Side(name, events, acl)
                 self.sides[name] = side
                 if missing:
                     side.error = missing
                     continue
-                side.start(cmd + [side.server.url] + extra,
+                side.start(cmd + [side.url] + extra,
                            "rq:workers" if name == RQ else "resque:workers")
         except BaseException:
             self.close()  # the servers and workers started so far
@@ -143,6 +180,7 @@ class IdleSides:
             cpu = side.worker.cpu()
             issued = calls - side.count0[0] + blocked - side.count0[1]
             out[name] = {"cmds_per_s": issued / seconds, "window_s": seconds,
+                         "waker": waker_kind(side.worker.waker()),
                          "blocked_at_end": blocked,
                          "cpu_pct": (None if cpu is None or side.cpu0 is None
                                      else 100 * (cpu - side.cpu0) / seconds)}
@@ -166,11 +204,15 @@ def percentiles(values):
             "samples": len(values)}
 
 
-def stamp_samples(server, push, count, spacing):
+def stamp_samples(server, push, count, spacing, budget=None):
     """Push one Stamp job at a time into the idle worker and wait for it to start; the job
-    RPUSHes time.time() at its start. A first, unkept push warms the worker up."""
+    RPUSHes time.time() at its start. A first, unkept push warms the worker up. Past `budget`
+    seconds no more samples are taken (a worker that waits for its poll would take minutes)."""
     values = []
+    stop_at = time.monotonic() + budget if budget else None
     for i in range(count + 1):
+        if stop_at and len(values) >= 3 and time.monotonic() > stop_at:
+            break
         time.sleep(random.uniform(*spacing))
         began = time.time()
         push()
@@ -203,6 +245,7 @@ def latency(ctx, sides):
     # would always wait ~80 ms, so its pushes spread over a whole interval instead
     rows = [(ENQUEUE, forkq_push, SPACING, None),
             (KEYSPACE, raw_push, SPACING, None),
+            (RAW, raw_push, SPACING, None),
             (POLL, raw_push, (0.010, 0.110), ctx.skip_poll_row)]
     for name, make_push, spacing, skip in rows:
         side = sides.sides[name]
@@ -212,7 +255,7 @@ def latency(ctx, sides):
         log("  latency: " + name)
         try:
             out[name] = percentiles(stamp_samples(side.server, make_push(side.server.r),
-                                                  samples, spacing))
+                                                  samples, spacing, budget=20))
         except Exception as exc:
             out[name] = {"error": "%s: %s" % (type(exc).__name__, exc)}
     side = sides.sides[RQ]

@@ -57,6 +57,11 @@ class RedisServer:
         more. So commands issued over a window = the calls' delta + the blocked clients' delta."""
         return self.calls(), self.r.info("clients")["blocked_clients"]
 
+    def cpu(self):
+        """CPU seconds the server has used so far (main thread and children)."""
+        info = self.r.info("cpu")
+        return info["used_cpu_user"] + info["used_cpu_sys"]
+
     def reads(self):
         """Read events so far (INFO stats total_reads_processed, Redis >= 6), each one a
         request arriving: a pipeline or a script call that arrives whole is one read. This

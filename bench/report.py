@@ -1,11 +1,14 @@
 """The printed report: the drain table, the other sections, and the verdict on each of the
 issue's targets (with the basis each one is judged on)."""
-from drain import FLOOR, FORKQ, PER_CHILD, RQ_FORK, RQ_SIMPLE
-from latency import ENQUEUE, KEYSPACE, POLL, RQ
+from drain import (APP_CEILING, APP_FLOOR, APP_FORKQ, CEILING, FLOOR, FORKQ, NO_FORK,
+                   PER_CHILD, RQ_FORK, RQ_SIMPLE)
+from latency import ENQUEUE, KEYSPACE, POLL, RAW, RQ
+from scaling import scaling_lines
 
 # the idle workers are named after their latency rows; as idle workers, by their setup
 IDLE_NAMES = {ENQUEUE: "forkq, default 5 s poll", KEYSPACE: "forkq, 5 s poll, keyspace events on",
-              POLL: "forkq --interval 0.1", RQ: "rq Worker"}
+              RAW: "forkq, 5 s poll, no server config", POLL: "forkq --interval 0.1, poll only",
+              RQ: "rq Worker"}
 
 
 def _f(value, fmt):
@@ -35,6 +38,7 @@ def report(result):
         lines.append("drain: n/a (%s)" % drain["error"])
         drain = {}
     lines += drain_table(drain)
+    lines += ceiling_lines(drain, FORKQ, CEILING, FLOOR, [(PER_CHILD, NO_FORK)])
     lines += ["", "Redis commands per job, by command (a script's inner commands count too)"]
     for name, m in drain.items():
         if "error" not in m:
@@ -44,19 +48,47 @@ def report(result):
             lines.append("  %-28s %s%s" % (name, ", ".join(parts[:10]), more))
     lines += idle_lines(result["idle"], result["latency"])
     lines += queue_lines(result["queues"])
+    app = result.get("drain_app") or {}
+    if app:
+        lines += ["", "the same drain with the ~100 MB app preloaded (bigapp.py) before each "
+                      "forks: %s jobs" % (_ok(app.get(APP_FORKQ)).get("jobs") or "-")]
+        if "error" in app:
+            lines.append("  n/a (%s)" % app["error"])
+        else:
+            lines += drain_table(app, floor_name=APP_FLOOR)
+            lines += ceiling_lines(app, APP_FORKQ, APP_CEILING, APP_FLOOR, [])
     lines += memory_lines(result["memory"])
+    if "scaling" in result:
+        lines += scaling_lines(result["scaling"])
     lines += ["", "targets (issue 6): verdict, target, measured value [the basis it is judged on]"]
     for v in result["verdicts"]:
         lines.append("  %-5s  %-56s %s  [%s]" % (v["verdict"], v["target"], v["value"],
+                                                v["basis"]))
+    lines += ["", "targets (issue 14): verdict, target, measured value [basis]"]
+    for v in result.get("verdicts14", []):
+        lines.append("  %-5s  %-62s %s  [%s]" % (v["verdict"], v["target"], v["value"],
                                                 v["basis"]))
     if result.get("notes"):
         lines += [""] + ["note: " + n for n in result["notes"]]
     return "\n".join(lines)
 
 
-def drain_table(drain):
+def ceiling_lines(drain, forkq, ceiling, floor, pairs):
+    """forkq's fork path against the lean fork-server ceiling and the floor, wall-clock and
+    steady state; then each (row, its ceiling) pair."""
+    lines = []
+    for a, b in [(forkq, ceiling), (forkq, floor), (ceiling, floor)] + pairs:
+        x, y = _ok(drain.get(a)), _ok(drain.get(b))
+        if x and y:
+            lines.append("  %s / %s: %s× wall-clock, %s× steady state" % (
+                a, b, _f(_ratio(x["jobs_per_s"], y["jobs_per_s"]), "%.2f"),
+                _f(_ratio(x["steady_jobs_per_s"], y["steady_jobs_per_s"]), "%.2f")))
+    return lines
+
+
+def drain_table(drain, floor_name=FLOOR):
     rq_fork = _ok(drain.get(RQ_FORK))
-    floor = _ok(drain.get(FLOOR))
+    floor = _ok(drain.get(floor_name))
     head = "%-28s %7s %6s %6s  %8s %6s %6s  %8s %9s %8s %9s  %-19s %s"
     lines = ["%-28s %-21s  %-22s" % ("", " wall-clock ".center(21, "-"),
                                      " steady state ".center(22, "-")),
@@ -94,8 +126,9 @@ def idle_lines(idle, lat):
         else:
             lines.append("  %-40s p50 %8.1f ms  p99 %8.1f ms  (%d samples)"
                          % (name, m["p50_ms"], m["p99_ms"], m["samples"]))
-    lines.append("  %-40s uniform over 0-5 s by construction (not measured: the 0.1 s row "
-                 "times the same path)" % "forkq (raw RPUSH, default 5 s poll)")
+    lines.append("  %-40s uniform over 0-5 s by construction, for a worker that only polls "
+                 "(not measured: the 0.1 s row times the same path)"
+                 % "forkq (raw RPUSH, default 5 s poll)")
     lines += ["", "idle cost: commands each idle worker issued per second, on a redis-server of "
                   "its own while the drain ran (a blocked command counts when issued)"]
     for name, m in _section(idle):
@@ -103,9 +136,10 @@ def idle_lines(idle, lat):
             lines.append("  %-40s n/a (%s)" % (IDLE_NAMES.get(name, name), m["error"][:150]))
             continue
         blocked = ", blocked in BLPOP at the end" if m["blocked_at_end"] else ""
-        lines.append("  %-40s %6.2f cmds/s over %.0f s%s (CPU %s %%)"
+        waker = ", wake-ups: %s" % m["waker"] if m.get("waker") else ""
+        lines.append("  %-40s %6.2f cmds/s over %.0f s%s (CPU %s %%%s)"
                      % (IDLE_NAMES.get(name, name), m["cmds_per_s"], m["window_s"], blocked,
-                        _f(m["cpu_pct"], "%.2f")))
+                        _f(m["cpu_pct"], "%.2f"), waker))
     return lines
 
 

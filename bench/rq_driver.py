@@ -1,7 +1,7 @@
 """Runs inside the benchmark's venv (rq is not installed beside forkq): fill an rq queue with
 no-op jobs, or measure rq's idle → start latency against an rq worker already waiting.
 
-    python rq_driver.py fill URL N
+    python rq_driver.py fill URL N [QUEUE,QUEUE...]  # N jobs, dealt round-robin over the queues
     python rq_driver.py latency URL N LOW HIGH  # prints a JSON list of N latencies in seconds;
                                                 # pushes LOW-HIGH s after the last job started
 """
@@ -18,10 +18,11 @@ def main():
     cmd, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     conn = redis.Redis.from_url(url)
     if cmd == "fill":
-        queue = Queue("bench", connection=conn)
+        names = sys.argv[4].split(",") if len(sys.argv) > 4 else ["bench"]
+        queues = [Queue(name, connection=conn) for name in names]
         with conn.pipeline() as pipe:  # rq's own enqueue, batched: the fill is not measured
             for i in range(n):
-                queue.enqueue("jobs_rq.noop", i, pipeline=pipe)
+                queues[i % len(queues)].enqueue("jobs_rq.noop", i, pipeline=pipe)
             pipe.execute()
     elif cmd == "latency":
         low, high = float(sys.argv[4]), float(sys.argv[5])

@@ -1,6 +1,9 @@
 """forkq's benchmark against rq and the fork floor, measured in one run.
 
-    python bench/run.py [--quick | --smoke] [--json OUT] [--rounds N] [--jobs N]
+    python3 bench/run.py [--quick | --smoke] [--json OUT] [--rounds N] [--jobs N]
+
+Any python3 will do: without forkq's dependencies it makes the test command's virtualenv
+(bootstrap.py) and runs itself there.
 
 Installs rq into bench/.venv (before the timed run), starts its own redis-server on a free
 loopback port, and drains N queued no-op jobs with one worker of each kind, interleaved round
@@ -18,22 +21,32 @@ import sys
 import time
 import traceback
 
-from peers import BENCH, ROOT, env, forkq_version, log, rq_python
+import bootstrap
+
+# before anything that needs psutil or redis-py: the system python3 of a fresh clone has neither
+bootstrap.ensure(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), sys.argv)
+
+from peers import BENCH, ROOT, env, forkq_version, log, rq_python  # noqa: E402
 
 # the bench enqueues with forkq's own producer too: the repository, as the workers see it
 sys.path.insert(1, ROOT)
-from drain import drain, many_queues  # noqa: E402
+from drain import drain, drain_app, many_queues  # noqa: E402
 from latency import IdleSides, latency  # noqa: E402
 from memory import memory  # noqa: E402
+from scaling import scaling  # noqa: E402
 from redisproc import RedisServer  # noqa: E402
 from report import report, verdicts  # noqa: E402
+from targets import verdicts14  # noqa: E402
 
 # jobs per drain, rq Worker's jobs per drain (None: the same), latency samples, jobs per
-# reserve-cost run, jobs in the long parent-RSS run, 100 MB app jobs
+# reserve-cost run, jobs in the long parent-RSS run, 100 MB app jobs, jobs per 100 MB app drain;
+# scaling: worker counts, jobs per forkq pool run, jobs per rq worker-pool run.
+# rq's forking Worker drains fewer jobs (it is 5x slower): its rates compare, and the full
+# run stays under ~6 minutes on 2 cores.
 SIZES = {
-    "smoke": (30, None, 50, 30, 100, 3),
-    "quick": (200, 100, 50, 100, 2000, 6),
-    "full": (2000, None, 60, 1000, 20000, 20),
+    "smoke": (30, None, 50, 30, 100, 3, 30, (1, 2), 60, 20),
+    "quick": (200, 100, 50, 100, 2000, 6, 200, (1, 4), 300, 60),
+    "full": (2000, 400, 60, 500, 20000, 20, 300, (1, 2, 4, 8), 600, 120),
 }
 
 
@@ -78,10 +91,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="drain rounds (at least 3)")
     parser.add_argument("--jobs", type=int, default=None, help="jobs per drain")
     parser.add_argument("--no-rq", action="store_true", help="leave rq out")
+    parser.add_argument("--extras", action="store_true",
+                        help="also drain with --no-fork-server (not an issue's target)")
     parser.add_argument("--json", default=os.path.join(BENCH, "results.json"))
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    n, n_rq, samples, queue_jobs, long_n, app_jobs = SIZES[mode]
+    (n, n_rq, samples, queue_jobs, long_n, app_jobs, app_n, counts, pool_jobs,
+     rq_pool_jobs) = SIZES[mode]
     n = args.jobs or n
 
     ctx = Context()
@@ -93,8 +109,8 @@ def main(argv=None):
     ctx.latency_samples = samples
     ctx.rq_worker_jobs = None if args.jobs else n_rq
     ctx.rq_fills = {}
-    # variants beyond the issue's list: full mode only, to keep --quick under a minute
-    ctx.skip_no_fork_server = None if mode == "full" else "full mode only"
+    # variants beyond the issues' lists: --extras (no fork server) or full mode (the 0.1 s poll)
+    ctx.skip_no_fork_server = None if args.extras else "with --extras only"
     ctx.skip_poll_row = None if mode == "full" else "full mode only"
     ctx.timeout = lambda jobs: 30 + jobs / 20  # 20 jobs/s is 2x slower than rq's fork/job
     rounds = max(3, args.rounds)
@@ -126,12 +142,15 @@ def main(argv=None):
         finally:
             if sides:
                 sides.close()
+        result["drain_app"] = run_section("drain, 100 MB app", drain_app, ctx, app_n, rounds)
         result["queues"] = run_section("queues", many_queues, ctx, queue_jobs, rounds)
         result["memory"] = run_section("memory", memory, ctx, long_n, app_jobs)
+        result["scaling"] = run_section("scaling", scaling, ctx, counts, pool_jobs,
+                                        rq_pool_jobs)
     notes = []
     if mode != "full":
-        notes.append("%s mode: a %d-job parent RSS run (full: 20,000), no --no-fork-server "
-                     "drain, no --interval 0.1 latency row; its drains are short, so "
+        notes.append("%s mode: a %d-job parent RSS run (full: 20,000), no --interval 0.1 "
+                     "latency row, fewer pool sizes; its drains are short, so "
                      "interpreter start-up weighs on every wall-clock rate (the steady-state "
                      "columns leave it out): judge the targets on a full run" % (mode, long_n))
     if mode == "smoke":
@@ -141,6 +160,7 @@ def main(argv=None):
                  "RubyGems is out of this machine's reach)")
     result["notes"] = notes
     result["verdicts"] = verdicts(result)
+    result["verdicts14"] = verdicts14(result)
     result["seconds"] = round(time.monotonic() - started, 1)
     print(report(result))
     print("\n(timed run %.0f s; %s; JSON in %s)" % (result["seconds"], setup, args.json))

@@ -15,10 +15,17 @@ __version__ = "0.1.0"
 from forkq.api import hooks  # noqa: E402
 from forkq.api.enqueue import Producer, connect, dequeue, enqueue  # noqa: E402
 from forkq.api.registry import job, lookup, registered
-from forkq.errors import DontPerform, JobTimeout, NoQueueError, UnknownJob  # noqa: E402
+from forkq.errors import (  # noqa: E402
+    DontPerform,
+    JobTimeout,
+    NoQueueError,
+    RedisUnavailable,
+    UnknownJob,
+)
 
 __all__ = ["job", "enqueue", "dequeue", "connect", "lookup", "registered", "Producer", "hooks",
-           "JobTimeout", "DontPerform", "UnknownJob", "NoQueueError", "__version__"]
+           "JobTimeout", "DontPerform", "UnknownJob", "NoQueueError", "RedisUnavailable",
+           "__version__"]
 from forkq.api.delayed import (delayed_count, enqueue_at, enqueue_in,  # noqa: E402
                                remove_delayed, scheduled_at)
 

@@ -5,9 +5,10 @@ FORKQ_* first, then Resque's names), its default and its help. The CLI builds it
 this table and the man page documents it, so the three cannot drift apart.
 """
 import dataclasses
+import math
 import os
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from forkq.wire import globs
 
@@ -29,9 +30,15 @@ class Option:
     choices: tuple = ()
     metavar: str = None
 
+    @property
+    def flag(self):
+        """The option's name on the command line, as messages say it: --queues."""
+        return next(f for f in self.flags if f.startswith("--"))
+
 
 OPTIONS = (
-    Option("queues", ("-q", "--queues"), ("FORKQ_QUEUES", "QUEUES", "QUEUE"), (), "list",
+    Option("queues", ("-q", "--queues", "--queue"), ("FORKQ_QUEUES", "QUEUES", "QUEUE"), (),
+           "list",
            "Queues to work, in priority order; comma list, repeatable. Globs (*, ?, [a-z]) and "
            "!exclusions as Resque.", metavar="Q[,Q...]"),
     Option("requires", ("-r", "--require"), ("FORKQ_REQUIRE",), (), "list",
@@ -40,6 +47,10 @@ OPTIONS = (
     Option("redis_url", ("--redis-url",), ("FORKQ_REDIS_URL", "REDIS_URL"), DEFAULT_REDIS_URL,
            "str", "Redis to use (redis://, rediss://, unix://; user:password@ for ACLs).",
            metavar="URL"),
+    Option("redis_url_file", ("--redis-url-file",), ("FORKQ_REDIS_URL_FILE",), None, "str",
+           "Read the Redis URL from this file's first line, so a password never reaches argv, "
+           "the process list or the environment (preferred over --redis-url for secrets).",
+           metavar="PATH"),
     Option("namespace", ("--namespace",), ("FORKQ_NAMESPACE",), "resque", "str",
            "Key prefix, as Resque's redis-namespace.", metavar="NS"),
     Option("interval", ("--interval",), ("FORKQ_INTERVAL", "INTERVAL"), 5.0, "float",
@@ -115,35 +126,27 @@ _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
 
 
-@dataclasses.dataclass(frozen=True)
+_TYPES = {"str": str, "float": float, "int": int, "bool": bool, "list": tuple, "choice": str}
+
+# Where the Redis URL came from, in the order they win (said when Redis cannot be reached).
+URL_SOURCES = ("--redis-url", "--redis-url-file", "FORKQ_REDIS_URL", "REDIS_URL", "default")
+
+
+def _fields_from_options(cls):
+    """Make `cls` a frozen dataclass whose fields are OPTIONS, in order, with their defaults:
+    every default is written once, in OPTIONS."""
+    cls.__annotations__ = dict({o.name: _TYPES[o.kind] for o in OPTIONS},
+                               redis_url_source=str)
+    for opt in OPTIONS:
+        setattr(cls, opt.name, opt.default)
+    cls.redis_url_source = "default"
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+@_fields_from_options
 class Config:
-    queues: tuple = ()
-    requires: tuple = ()
-    redis_url: str = DEFAULT_REDIS_URL
-    namespace: str = "resque"
-    interval: float = 5.0
-    timeout: float = 1800.0
-    grace: float = 2.0
-    term_timeout: float = 4.0
-    shutdown_timeout: float = 0.0
-    requeue_on_shutdown: bool = False
-    graceful_term: bool = False
-    burst: bool = False
-    jobs_per_child: int = 1
-    no_fork_server: bool = False
-    max_child_rss: float = 0.0
-    heartbeat_interval: float = 60.0
-    prune_interval: float = 300.0
-    pidfile: str = None
-    background: bool = False
-    verbose: bool = False
-    log_format: str = "text"
-    procline_prefix: str = ""
-    scheduler: bool = False
-    scheduler_interval: float = 1.0
-    lock_timeout: int = 180
-    lock_prefix: str = ""
-    delayed_batch_size: int = 100
+    """One field per option in OPTIONS (same name, its default), plus redis_url_source: which
+    of URL_SOURCES gave the Redis URL."""
 
     @classmethod
     def load(cls, overrides=None, environ=None, need_queues=False):
@@ -151,18 +154,23 @@ class Config:
         environ = os.environ if environ is None else environ
         overrides = overrides or {}
         values = {}
+        sources = {}
         for opt in OPTIONS:
             given = overrides.get(opt.name)
             if given is not None and given != ():
-                values[opt.name] = _coerce(opt, given, "--" + opt.name.replace("_", "-"))
+                values[opt.name] = _coerce(opt, given, opt.flag)
+                sources[opt.name] = opt.flag
                 continue
             values[opt.name] = opt.default
+            sources[opt.name] = "default"
             for var in opt.env:
                 presence = var.endswith("?")
                 var = var.rstrip("?")
                 if var in environ:
                     values[opt.name] = True if presence else _coerce(opt, environ[var], var)
+                    sources[opt.name] = var
                     break
+        values["redis_url"], values["redis_url_source"] = _redis_url(values, sources)
         config = cls(**values)
         config.validate(need_queues)
         return config
@@ -177,6 +185,13 @@ class Config:
             why = globs.unsupported(q)
             if why:
                 raise ConfigError(why)
+        for opt in OPTIONS:
+            value = getattr(self, opt.name)
+            if opt.kind == "float" and not math.isfinite(value):
+                # NaN compares false with everything: --grace nan would never enforce a
+                # timeout, --interval nan would spin; infinity is no better a duration
+                raise ConfigError("%s must be a finite number, not %r"
+                                  % (opt.flag, value))
         for name in ("interval", "timeout", "grace", "term_timeout", "shutdown_timeout",
                      "max_child_rss"):
             if getattr(self, name) < 0:
@@ -223,7 +238,10 @@ def _coerce(opt, value, source):
                 return False
             raise ValueError("not a yes/no value")
         if opt.kind == "float":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("not a finite number (NaN and infinity are refused)")
+            return number
         if opt.kind == "int":
             return int(value)
         if opt.kind == "choice":
@@ -240,8 +258,20 @@ def option(name):
 
 def redis_url_from_env(environ=None):
     """The connection producers use when none is passed: REDIS_URL, else localhost."""
+    return redis_url_and_source(environ)[0]
+
+
+def redis_url_and_source(environ=None):
+    """(url, where it came from) by the worker's rules, from the environment alone:
+    FORKQ_REDIS_URL_FILE, FORKQ_REDIS_URL, REDIS_URL, the default."""
     environ = os.environ if environ is None else environ
-    return environ.get("FORKQ_REDIS_URL") or environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    values = {o.name: o.default for o in OPTIONS if o.name in ("redis_url", "redis_url_file")}
+    sources = {"redis_url": "default", "redis_url_file": "default"}
+    for name, var in (("redis_url_file", "FORKQ_REDIS_URL_FILE"),
+                      ("redis_url", "FORKQ_REDIS_URL"), ("redis_url", "REDIS_URL")):
+        if environ.get(var) and sources[name] == "default":
+            values[name], sources[name] = environ[var], var
+    return _redis_url(values, sources)
 
 
 def namespace_from_env(environ=None):
@@ -249,17 +279,56 @@ def namespace_from_env(environ=None):
     return environ.get("FORKQ_NAMESPACE", "resque")
 
 
+def _redis_url(values, sources):
+    """(url, where it came from): --redis-url, then --redis-url-file (or
+    FORKQ_REDIS_URL_FILE), then FORKQ_REDIS_URL, REDIS_URL, the default."""
+    path = values.get("redis_url_file")
+    path_from = sources.get("redis_url_file")
+    if path is None or sources["redis_url"] == "--redis-url":
+        if path is not None and path_from == "--redis-url-file":
+            raise ConfigError("give --redis-url or --redis-url-file, not both")
+        return values["redis_url"], sources["redis_url"]
+    try:
+        with open(path) as fh:
+            url = fh.readline().strip()
+    except OSError as exc:
+        raise ConfigError("%s %s: %s" % (path_from, path, exc.strerror or exc)) from None
+    if not url:
+        raise ConfigError("%s %s: the file's first line is empty" % (path_from, path))
+    label = "--redis-url-file" if path_from == "--redis-url-file" else path_from
+    return url, "%s %s" % (label, path)
+
+
+# Query parameters redis-py turns into credentials (password=, username=,
+# sentinel_password=, ssl_password=...): their values never reach a title, log or --json.
+_SECRET_PARAM = re.compile(r"pass|user|secret|token|auth|cred", re.IGNORECASE)
+
+
 def redact_url(url):
-    """The URL with any password replaced, for titles, logs and failure records."""
+    """The URL with every credential redis-py would read from it replaced by ***: the password
+    of user:password@, and the values of password=, username=, sentinel_password= and the like
+    in the query. The one redaction for titles, logs, --json output and error messages."""
     try:
         parts = urlsplit(url)
+        password = parts.password
+        username = parts.username
+        hostinfo = parts.netloc.rpartition("@")[2]
     except ValueError:
-        return re.sub(r"//[^@/]*@", "//***@", url)
-    if parts.password is None:
+        text = re.sub(r"//[^@/]*@", "//***@", str(url))
+        return re.sub(r"((?:%s)[^=&]*=)[^&#]*" % _SECRET_PARAM.pattern, r"\1***", text,
+                      flags=re.IGNORECASE)
+    netloc = parts.netloc
+    if password is not None:
+        netloc = "%s:***@%s" % (username or "", hostinfo)
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_SECRET_PARAM.search(k) for k, _v in pairs):
+            query = "&".join("%s=%s" % (quote(k, safe=""),
+                                        "***" if _SECRET_PARAM.search(k) else quote(v, safe=""))
+                             for k, v in pairs)
+    if netloc == parts.netloc and query == parts.query:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = "%s:%d" % (host, parts.port)
-    return urlunsplit((parts.scheme, "%s:***@%s" % (user, host), parts.path, parts.query,
-                       parts.fragment))
+    # by hand, not urlunsplit: that drops the empty host of unix:///path
+    return "%s://%s%s%s%s" % (parts.scheme, netloc, parts.path, "?" + query if query else "",
+                              "#" + parts.fragment if parts.fragment else "")

@@ -37,6 +37,11 @@ class NoQueueError(ValueError):
     """Enqueue without a queue and a job with no default queue."""
 
 
+class RedisUnavailable(ConnectionError):
+    """forkq.enqueue (or dequeue) could not reach Redis; the message names the URL, redacted,
+    and where it came from. The redis-py error is its __cause__."""
+
+
 class DirtyExit(Exception):
     """What a job's on_failure hooks and its retry_on/give_up_on see when its child died
     without reporting (killed, out of memory, crashed, --max-child-rss): Resque::DirtyExit.
@@ -47,8 +52,8 @@ class PruneDeadWorkerDirtyExit(DirtyExit):
     """The job's worker died and another worker pruned it (Resque's name, too)."""
 
 
-for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError, DirtyExit,
-             PruneDeadWorkerDirtyExit):
+for _cls in (JobTimeout, DontPerform, UnknownJob, InvalidPayload, NoQueueError,
+             RedisUnavailable, DirtyExit, PruneDeadWorkerDirtyExit):
     _cls.__module__ = "forkq"
 
 
@@ -61,17 +66,39 @@ def exception_name(exc_or_cls):
 
 
 class ExitCode(enum.IntEnum):
-    """How forkq processes end. Parent codes follow sysexits where one fits."""
-    OK = 0                 # parent: stopped as asked; child: job done (or skipped by a hook)
-    JOB_FAILED = 10        # child: the job raised; the report says what
-    JOB_TIMED_OUT = 11     # child: JobTimeout fired and was reported
-    REPORT_LOST = 12       # child: could not write its report (the parent is gone)
-    PARENT_GONE = 13       # child: the parent died before the job started
-    CHILD_ERROR = 14       # child: forkq itself failed in the child (a bug); parent records it
-    USAGE = 2              # parent: bad command line (click's own code)
-    UNAVAILABLE = 69       # parent: Redis could not be reached at start-up
-    SOFTWARE = 70          # parent: an internal error ended the worker (logged, unregistered)
-    CONFIG = 78            # parent: bad configuration (no queues, --require failed, ...)
+    """How forkq processes end. Parent codes follow sysexits where one fits; what each means is
+    EXIT_MEANINGS below (the man pages and README are generated from it or checked against it).
+    """
+    OK = 0
+    USAGE = 2
+    JOB_FAILED = 10
+    JOB_TIMED_OUT = 11
+    REPORT_LOST = 12
+    PARENT_GONE = 13
+    CHILD_ERROR = 14
+    UNAVAILABLE = 69
+    SOFTWARE = 70
+    CONFIG = 78
+
+
+EXIT_MEANINGS = {
+    ExitCode.OK: "parent: stopped as asked; child: job done or skipped by a hook",
+    ExitCode.USAGE: "bad command line (click's usage error)",
+    ExitCode.JOB_FAILED: "child: the job raised; its report carries the exception",
+    ExitCode.JOB_TIMED_OUT: "child: forkq.JobTimeout fired and was reported",
+    ExitCode.REPORT_LOST: "child: could not write its report (the parent is gone)",
+    ExitCode.PARENT_GONE: "child: the parent died before the job started",
+    ExitCode.CHILD_ERROR: "child: forkq itself failed in the child; the parent records it",
+    # One meaning for every command: a worker without --burst never gives up on Redis (it
+    # waits, retrying), so only a --burst worker and the admin commands can end this way.
+    ExitCode.UNAVAILABLE: "Redis could not be reached: a --burst worker gave up after 10 s "
+                          "(without --burst a worker waits for Redis), or an admin command "
+                          "could not connect; the message names the redacted URL and where "
+                          "it came from",
+    ExitCode.SOFTWARE: "parent: an internal error ended the worker (logged, unregistered)",
+    ExitCode.CONFIG: "bad configuration: no queues, an unusable option or --redis-url, a "
+                     "duration that is negative, NaN or infinite, a --require that fails",
+}
 
 
 CHILD_CODES = {c.value: c for c in (ExitCode.OK, ExitCode.JOB_FAILED, ExitCode.JOB_TIMED_OUT,

@@ -1,5 +1,6 @@
 """The event log: one line per event on stderr, text or JSON."""
 import json
+import os
 import sys
 import time
 
@@ -35,7 +36,9 @@ class EventLog:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
             extras = " ".join("%s=%s" % (k, _short(v)) for k, v in fields.items()
                               if v is not None)
-            line = " ".join(part for part in (stamp, "forkq", name, message, extras) if part)
+            # forkq[pid]: the workers of a pool share one stderr; the pid says whose line it is
+            line = " ".join(part for part in (stamp, "forkq[%d]" % os.getpid(), name, message,
+                                              extras) if part)
         try:
             self.stream.write(_writable(line, self.stream) + "\n")
             self.stream.flush()

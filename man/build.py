@@ -1,11 +1,15 @@
 """Write man/forkq.1 and man/forkq-<command>.1 from the click commands and forkq's tables
-(options, signals, exit codes), so the pages describe exactly what exists.
+(options, signals, exit codes), and the tables between `.. forkq:NAME` and `.. forkq:end` in
+README.rst and docs/*.rst, so the pages and the docs describe exactly what exists.
 
-    python man/build.py          # rewrite the pages
-    python man/build.py --check  # exit 1 if a page is out of date (the test suite runs this)
+    python man/build.py          # rewrite the pages and the tables
+    python man/build.py --check  # exit 1 if any is out of date (the test suite runs this)
 """
+import glob
 import os
+import re
 import sys
+import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -14,26 +18,13 @@ import click  # noqa: E402
 
 from forkq import __version__  # noqa: E402
 from forkq.cli.app import cli, load_commands  # noqa: E402
-from forkq.errors import ExitCode  # noqa: E402
+from forkq.errors import EXIT_MEANINGS, ExitCode  # noqa: E402
 from forkq.proc import pool as pool_mod  # noqa: E402
 from forkq.proc.signals import SIGNALS  # noqa: E402
 
 load_commands()  # the admin commands register themselves on `cli`
 
 DATE = "2026-11-23"
-
-EXIT_MEANINGS = {
-    "OK": "parent: stopped as asked; child: job done or skipped by a hook",
-    "USAGE": "bad command line",
-    "JOB_FAILED": "child: the job raised; its report carries the exception",
-    "JOB_TIMED_OUT": "child: forkq.JobTimeout fired and was reported",
-    "REPORT_LOST": "child: could not write its report (the parent is gone)",
-    "PARENT_GONE": "child: the parent died before the job started",
-    "CHILD_ERROR": "child: forkq itself failed in the child; the parent records it",
-    "UNAVAILABLE": "parent: --burst and Redis unreachable for 10 s (a worker waits for it)",
-    "SOFTWARE": "parent: an internal error ended the worker (logged, unregistered)",
-    "CONFIG": "parent: bad configuration (no queues, a --require that fails)",
-}
 
 # The admin commands (everything but work and pool) end the same way.
 ADMIN_EXIT = (
@@ -42,9 +33,8 @@ ADMIN_EXIT = (
         "failed entry that could not be retried, a worker that was not signalled (the other "
         "items are still acted on, and each is reported), or an error from Redis"),
     (2, "bad command line (click's usage error), for example INDEX... with --all"),
-    (int(ExitCode.UNAVAILABLE), "Redis could not be reached (the message says where)"),
-    (int(ExitCode.CONFIG), "bad configuration: an unusable --redis-url, or a "
-                           "--require that fails"),
+    (int(ExitCode.UNAVAILABLE), EXIT_MEANINGS[ExitCode.UNAVAILABLE]),
+    (int(ExitCode.CONFIG), EXIT_MEANINGS[ExitCode.CONFIG]),
 )
 
 POOL_EXIT = (
@@ -162,6 +152,11 @@ def examples(name):
     return out + [".RE", ".fi"]
 
 
+def summary_of(command):
+    """A command's first paragraph, whole (click's short help cuts it off with "...")."""
+    return " ".join((command.help or "").strip().split("\n\n")[0].split())
+
+
 def command_page(name, command):
     path = "forkq " + name
     summary = " ".join((command.help or "").strip().split("\n\n")[0].split())
@@ -271,7 +266,7 @@ def exit_section():
     out = [".SH EXIT STATUS"]
     for code in sorted(ExitCode, key=int):
         out += [".TP", ".B %d" % int(code), "%s: %s." % (code.name,
-                                                       esc(EXIT_MEANINGS[code.name]))]
+                                                       esc(EXIT_MEANINGS[code]))]
     return out
 
 
@@ -291,8 +286,7 @@ def overview_page():
         in words).""")
     out.append(".SH COMMANDS")
     for name, command in sorted(cli.commands.items()):
-        out += [".TP", ".BR forkq\\-%s (1)" % esc(name),
-                esc(command.get_short_help_str(limit=90))]
+        out += [".TP", ".BR forkq\\-%s (1)" % esc(name), esc(summary_of(command))]
     out += [".SH ENVIRONMENT", ".PP", "Every option of every command can be set in the "
             "environment; each command's page names the variables. forkq's own FORKQ_* names "
             "win over Resque's (QUEUES, QUEUE, INTERVAL, PIDFILE, VERBOSE, GRACEFUL_TERM, "
@@ -313,17 +307,60 @@ def overview_page():
     return "\n".join(out) + "\n"
 
 
+def rst_table(headers, rows, width=100):
+    """A reStructuredText simple table whose last column wraps to keep lines <= width."""
+    widths = [max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers[:-1])]
+    last = width - sum(w + 2 for w in widths)
+    rule = "  ".join(["=" * w for w in widths] + ["=" * last])
+    out = [rule, "  ".join([h.ljust(w) for h, w in zip(headers, widths)] + [headers[-1]]).rstrip(),
+           rule]
+    for row in rows:
+        lines = textwrap.wrap(str(row[-1]), last, break_on_hyphens=False,
+                              break_long_words=False) or [""]
+        out.append("  ".join([str(c).ljust(w) for c, w in zip(row, widths)] + [lines[0]]))
+        out += [" " * (sum(w + 2 for w in widths)) + more for more in lines[1:]]
+    return "\n".join(out + [rule])
+
+
+def rst_tables():
+    """The docs' copies of forkq's tables, by the name their markers use."""
+    return {
+        "signals": rst_table(("Signal", "What the worker does"),
+                             [(name, what) for _sig, name, what in SIGNALS]),
+        "exit-codes": rst_table(("Code", "Name", "Meaning"),
+                                [(int(c), c.name, EXIT_MEANINGS[c]) for c in sorted(ExitCode)]),
+        "admin-exit-codes": rst_table(("Code", "Meaning"), list(ADMIN_EXIT)),
+    }
+
+
+MARKED = re.compile(r"(^\.\. forkq:([a-z-]+)[^\n]*\n)(.*?)(^\.\. forkq:end$)", re.M | re.S)
+
+
+def with_tables(text, tables):
+    def fill(match):
+        if match.group(2) not in tables:
+            raise SystemExit("unknown table %r (known: %s)" % (match.group(2), sorted(tables)))
+        return "%s\n%s\n\n%s" % (match.group(1), tables[match.group(2)], match.group(4))
+    return MARKED.sub(fill, text)
+
+
 def pages():
     yield "forkq.1", overview_page()
     for name, command in sorted(cli.commands.items()):
         yield "forkq-%s.1" % name, command_page(name, command)
+    root = os.path.dirname(HERE)
+    tables = rst_tables()
+    for path in [os.path.join(root, "README.rst")] + sorted(
+            glob.glob(os.path.join(root, "docs", "*.rst"))):
+        with open(path) as fh:
+            yield os.path.relpath(path, HERE), with_tables(fh.read(), tables)
 
 
 def main():
     check = "--check" in sys.argv
     stale = []
     for filename, text in pages():
-        path = os.path.join(HERE, filename)
+        path = os.path.normpath(os.path.join(HERE, filename))
         current = open(path).read() if os.path.exists(path) else None
         if current != text:
             stale.append(filename)

@@ -1,4 +1,5 @@
 """Enqueueing and dequeueing from Python, exactly as Ruby's Resque.enqueue does."""
+import contextlib
 import json
 import logging
 
@@ -6,7 +7,7 @@ from forkq import config as _config
 from forkq import wire
 from forkq.api import hooks as _hooks
 from forkq.api.registry import lookup, name_of
-from forkq.errors import NoQueueError
+from forkq.errors import NoQueueError, RedisUnavailable
 from forkq.store.delayed_totals import delayed_totals
 from forkq.store.retries import push_unique
 from forkq.wire import retry_keys
@@ -17,8 +18,10 @@ log = logging.getLogger("forkq.enqueue")
 class Producer:
     """Enqueue and dequeue on one Redis connection and namespace, exactly as Resque does."""
 
-    def __init__(self, connection=None, namespace=None):
+    def __init__(self, connection=None, namespace=None, url=None, url_source=None):
         self._connection = connection
+        self._url = url
+        self._url_source = url_source
         self.keys = wire.Keys(_config.namespace_from_env() if namespace is None
                                   else namespace)
         self.refused = None  # why the last enqueue was refused (a unique job's lock), or None
@@ -27,8 +30,30 @@ class Producer:
     def redis(self):
         if self._connection is None:
             import redis
-            self._connection = redis.Redis.from_url(_config.redis_url_from_env())
+            if self._url is None:
+                self._url, self._url_source = _url_from_env()
+            self._connection = redis.Redis.from_url(self._url)
         return self._connection
+
+    @contextlib.contextmanager
+    def _reaching_redis(self):
+        """redis-py's connection errors as forkq's own, naming the (redacted) URL."""
+        try:
+            yield
+        except Exception as exc:
+            import redis  # loaded already: only a Redis call gets here with its errors
+            if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                raise
+            raise RedisUnavailable("cannot reach Redis at %s (%s): %s" % (
+                self._where(), self._url_source or "the connection passed in", exc)) from exc
+
+    def _where(self):
+        if self._url is not None:
+            return _config.redact_url(self._url)
+        kwargs = self.redis.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return "unix://%s" % kwargs["path"]
+        return "redis://%s:%s/%s" % (kwargs.get("host"), kwargs.get("port"), kwargs.get("db"))
 
     def _resolve(self, job_or_name, queue):
         name = name_of(job_or_name)
@@ -50,20 +75,21 @@ class Producer:
         results = [hook(*args) for hook in hooks["before_enqueue"]]
         if any(r is False for r in results):
             return False
-        payload = wire.job_payload(name, args)
-        unique = spec.unique if spec else None
-        if unique is not None and unique.locks_at_enqueue:
-            lock = retry_keys.queue_lock_key(name, queue, list(args))
-            pushed, left = push_unique(self.redis, self.keys, lock, unique.lock_ttl, queue,
-                                       payload)
-            if not pushed:
-                self.refused = ("not enqueued: an identical %s job is still locked (unique=%s; "
-                                "%s expires in %d s)" % (name, unique.mode,
-                                                         self.keys.key(lock), left))
-                log.info("%s", self.refused)
-                return False
-        else:
-            self.push(queue, payload)
+        with self._reaching_redis():
+            payload = wire.job_payload(name, args)
+            unique = spec.unique if spec else None
+            if unique is not None and unique.locks_at_enqueue:
+                lock = retry_keys.queue_lock_key(name, queue, list(args))
+                pushed, left = push_unique(self.redis, self.keys, lock, unique.lock_ttl, queue,
+                                           payload)
+                if not pushed:
+                    self.refused = ("not enqueued: an identical %s job is still locked (unique=%s; "
+                                    "%s expires in %d s)" % (name, unique.mode,
+                                                             self.keys.key(lock), left))
+                    log.info("%s", self.refused)
+                    return False
+            else:
+                self.push(queue, payload)
         for hook in hooks["after_enqueue"]:
             hook(*args)
         return True
@@ -85,16 +111,17 @@ class Producer:
         if any(r is False for r in results):
             return 0
         key = self.keys.queue(queue)
-        if args:
-            removed = self.redis.lrem(key, 0, wire.job_payload(name, args))
-        else:
-            removed = 0
-            for raw in self.redis.lrange(key, 0, -1):
-                try:
-                    if wire.decode_payload(raw)["class"] == name:
-                        removed += self.redis.lrem(key, 0, raw)
-                except ValueError:
-                    continue
+        with self._reaching_redis():
+            if args:
+                removed = self.redis.lrem(key, 0, wire.job_payload(name, args))
+            else:
+                removed = 0
+                for raw in self.redis.lrange(key, 0, -1):
+                    try:
+                        if wire.decode_payload(raw)["class"] == name:
+                            removed += self.redis.lrem(key, 0, raw)
+                    except ValueError:
+                        continue
         for hook in hooks["after_dequeue"]:
             hook(*args)
         return removed
@@ -129,11 +156,17 @@ _default = None
 def connect(connection=None, namespace=None, url=None):
     """Set the connection module-level enqueue/dequeue use (default: REDIS_URL, `resque`)."""
     global _default
-    if connection is None and url is not None:
-        import redis
-        connection = redis.Redis.from_url(url)
-    _default = Producer(connection, namespace)
+    _default = Producer(connection, namespace, url, "from forkq.connect(url=...)" if url else None)
     return _default
+
+
+def _url_from_env():
+    """(url, where from), as the worker finds it: FORKQ_REDIS_URL_FILE, FORKQ_REDIS_URL,
+    REDIS_URL, else the default."""
+    url, source = _config.redis_url_and_source()
+    if source == "default":
+        return url, "the default: set REDIS_URL or call forkq.connect()"
+    return url, "from " + source
 
 
 def _producer(connection, namespace):

@@ -24,6 +24,11 @@ class JobSpec:
     retry: RetryPolicy = None    # automatic retries (docs/retries.rst), or None
     unique: UniquePolicy = None  # unique-job lock, or None
 
+    def timeout_or(self, default):
+        """The job's time limit: its own, else the worker's --timeout (0: none). The one
+        place it is chosen: the child's alarm and the parent's deadline must agree."""
+        return self.timeout if self.timeout is not None else default
+
 
 
 
@@ -66,8 +71,11 @@ def job(fn=None, *, name=None, queue=None, timeout=None, retry=None, backoff=Non
             raise ValueError("a job name must be a non-empty string")
         existing = _registry.get(job_name)
         if existing is not None and existing.source is not target:
-            raise ValueError("job name %r is already registered by %r"
-                             % (job_name, existing.source))
+            raise ValueError("job name %r is already registered by %s (in module %s); %s "
+                             "(in module %s) cannot have it too: give one of them another "
+                             "name=" % (job_name, _qualname(existing.source),
+                                        _module(existing.source), _qualname(target),
+                                        _module(target)))
         plain = not any(job_hooks[k] for k in ("before_perform", "around_perform",
                                                "after_perform", "on_failure"))
         _registry[job_name] = JobSpec(job_name, perform, job_queue, job_timeout, job_hooks,
@@ -81,6 +89,14 @@ def job(fn=None, *, name=None, queue=None, timeout=None, retry=None, backoff=Non
     if fn is not None:
         return register(fn)
     return register
+
+
+def _qualname(obj):
+    return getattr(obj, "__qualname__", None) or repr(obj)
+
+
+def _module(obj):
+    return getattr(obj, "__module__", None) or "?"
 
 
 def lookup(name):

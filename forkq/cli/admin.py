@@ -10,18 +10,21 @@ import socket
 import click
 
 from forkq import wire
-from forkq.cli.app import cli, import_jobs, load_config
 from forkq.cli.common import (
+    click_option,
+    connection_config,
     connection_options,
     emit,
     emit_each,
+    import_jobs,
     json_option,
     open_admin,
 )
+from forkq.config import option
 from forkq.store.admin import _text
 
 
-@cli.command()
+@click.command()
 @click.argument("class_name", metavar="CLASS")
 @click.argument("args", nargs=-1, metavar="[ARGS_JSON]...")
 @click.option("-q", "--queue", envvar="FORKQ_QUEUE",
@@ -43,6 +46,18 @@ def enqueue(class_name, args, queue, requires, at, delay, redis_url, namespace, 
 
     Each ARG is JSON ('42', '"text"', '{"a":1}'); one that is not JSON is taken as a string."""
     import_jobs(requires)
+    from forkq.api.registry import lookup, registered
+    spec = lookup(class_name)
+    if requires and spec is None:
+        # with the app loaded, a name it does not register is a typo, not a Ruby job
+        raise click.UsageError("%r is not a job registered by --require %s (registered: %s)"
+                               % (class_name, ",".join(requires),
+                                  ", ".join(registered()) or "none"))
+    if not queue and not (spec and spec.queue):
+        raise click.UsageError(
+            "no queue for %r: give --queue QUEUE%s" % (class_name, "" if requires else
+                                                       ", or --require the module that "
+                                                       "registers it with a default queue"))
     admin = open_admin(redis_url, namespace)
     from forkq.api.enqueue import Producer
     values = [_json_arg(a) for a in args]
@@ -50,12 +65,9 @@ def enqueue(class_name, args, queue, requires, at, delay, redis_url, namespace, 
         from forkq.cli.delayed import enqueue_later
         return enqueue_later(admin, class_name, values, queue, at, delay, as_json)
     producer = Producer(admin.redis, admin.keys.prefix.rstrip(":"))
-    try:
-        pushed = producer.enqueue(class_name, *values, queue=queue)
-    except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc))
+    pushed = producer.enqueue(class_name, *values, queue=queue)
     result = {"enqueued": bool(pushed), "class": class_name, "args": values,
-              "queue": queue or _default_queue(class_name)}
+              "queue": queue or spec.queue}
     if not pushed:
         result["reason"] = producer.refused or "not enqueued: a before_enqueue hook said no"
     emit(result, as_json, lambda r: click.echo(
@@ -70,24 +82,15 @@ def _json_arg(text):
         return text
 
 
-def _default_queue(class_name):
-    from forkq.api.registry import lookup
-    spec = lookup(class_name)
-    return spec.queue if spec else None
-
-
-@cli.command()
-@click.option("--prune-interval", type=float, default=None, envvar="FORKQ_PRUNE_INTERVAL",
-              metavar="SECONDS", help="Heartbeat age that counts as dead (default 300). "
-                                      "[env: FORKQ_PRUNE_INTERVAL]")
+@click.command()
+@click_option(option("prune_interval"))  # the worker's own option: one default
 @connection_options
 @json_option
 def prune(prune_interval, redis_url, namespace, as_json):
     """Prune dead workers now, by the rules a starting worker uses; their jobs go to failed."""
     from forkq.store.worker_io import Store
     from forkq.worker import prune as prune_mod
-    config = load_config({"redis_url": redis_url, "namespace": namespace,
-                          "prune_interval": prune_interval})
+    config = connection_config(redis_url, namespace, prune_interval=prune_interval)
     store = Store(config.redis_url, config.namespace)
     rows = []
     for wid, exception, reason in prune_mod.find_dead(store, socket.gethostname(), None,
@@ -139,7 +142,7 @@ def local_worker_pid(admin, wid):
 
 
 def _pause_command(name, paused):
-    @cli.command(name, help=(
+    @click.command(name, help=(
         "Pause workers: every worker (Ruby's too) through pause-all-workers, or one on this "
         "host with USR2.\n\nA --worker ID must be registered, on this host, and its pid must "
         "still be that worker (alive, not started after it registered, with a Resque title); "

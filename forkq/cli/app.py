@@ -1,73 +1,79 @@
-"""The `forkq` command: a thin click layer over Config. `work` runs a worker; the admin
-commands live in the other modules of forkq.cli and register themselves on
-the same group (load_commands)."""
+"""The `forkq` command: a thin click layer over Config, as a lazy group.
+
+`forkq work` imports only what its fork server may inherit (no redis-py, no psutil: children
+fork from a lean process); every other command lives in its own module, named in COMMANDS and
+imported only when that command runs (or for --help and the man pages). To add a command, add
+one line to COMMANDS: its name and the module that defines a click command of that name.
+"""
 import importlib
-import importlib.util
-import os
 import sys
 
 import click
 
 from forkq import __version__
 from forkq.api import hooks
-from forkq.config import OPTIONS, Config, ConfigError
+from forkq.cli.common import (  # noqa: F401 (click_option, import_jobs: for other commands)
+    click_option,
+    config_options,
+    import_jobs,
+    load_config,
+)
 from forkq.errors import ExitCode
 
+# name -> "module" (the command is the module's attribute of the same name, dashes as
+# underscores) or "module:attribute". `work` is defined below.
+COMMANDS = {
+    "delayed": "forkq.cli.delayed",
+    "enqueue": "forkq.cli.admin",
+    "failed": "forkq.cli.failed",
+    "info": "forkq.cli.info",
+    "metrics": "forkq.cli.web",
+    "pause": "forkq.cli.admin",
+    "pool": "forkq.cli.pool",
+    "prune": "forkq.cli.admin",
+    "queues": "forkq.cli.queues",
+    "resume": "forkq.cli.admin",
+    "schedule": "forkq.cli.schedule",
+    "scheduler": "forkq.cli.scheduler",
+    "stats": "forkq.cli.queues",
+    "web": "forkq.cli.web",
+    "workers": "forkq.cli.info",
+}
 
-def _click_option(opt):
-    envs = ", ".join(e.rstrip("?") for e in opt.env)
-    help_text = opt.help + (" [env: %s]" % envs if envs else "")
-    kwargs = dict(default=None, help=help_text, show_default=False)
-    if opt.kind == "bool":
-        kwargs.update(is_flag=True, flag_value=True)
-    elif opt.kind == "list":
-        kwargs.update(multiple=True, metavar=opt.metavar)
-    elif opt.kind == "choice":
-        kwargs.update(type=click.Choice(opt.choices))
-    else:
-        kwargs.update(type={"float": float, "int": int}.get(opt.kind, str), metavar=opt.metavar)
-    return click.option(*opt.flags, opt.name, **kwargs)
-
-
-def config_options(fn):
-    for opt in reversed(OPTIONS):
-        fn = _click_option(opt)(fn)
-    return fn
-
-
-def load_config(values, need_queues=False):
-    try:
-        return Config.load(values, need_queues=need_queues)
-    except ConfigError as exc:
-        click.echo("forkq: %s" % exc, err=True)
-        sys.exit(ExitCode.CONFIG)
+_click_option = click_option  # the name other modules used before the layout
 
 
-def import_jobs(modules):
-    """Import the operator's --require modules (never a name from a payload)."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for name in modules:
-        try:
-            if name.endswith(".py") and os.path.exists(name):
-                mod_name = os.path.splitext(os.path.basename(name))[0]
-                spec = importlib.util.spec_from_file_location(mod_name, name)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[mod_name] = module
-                spec.loader.exec_module(module)
-            else:
-                importlib.import_module(name)
-        except Exception as exc:
-            click.echo("forkq: --require %s failed: %s: %s" % (name, type(exc).__name__, exc),
-                       err=True)
-            sys.exit(ExitCode.CONFIG)
+class LazyGroup(click.Group):
+    """Imports a command's module only when the command is asked for."""
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in COMMANDS:
+            where = COMMANDS[name]
+            module_name, _, attr = where.partition(":")
+            module = importlib.import_module(module_name)
+            if name not in self.commands:  # a module may also register itself with @cli.command
+                self.add_command(getattr(module, attr or name.replace("-", "_")), name)
+        if name not in self.commands:
+            load_commands()  # a command registered only by import (see load_commands)
+        return self.commands.get(name)
+
+    def list_commands(self, ctx):
+        load_commands()
+        return sorted(self.commands)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"],
-                               "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100})
 @click.version_option(__version__, prog_name="forkq")
 def cli():
     """forkq: a forking Python worker that speaks Resque's Redis protocol."""
+
+
+def load_commands():
+    """Every command on `cli` (for --help, the man pages and the tests)."""
+    for name in COMMANDS:
+        if name not in cli.commands:
+            cli.get_command(None, name)
 
 
 @cli.command()
@@ -75,6 +81,8 @@ def cli():
 def work(**values):
     """Reserve jobs from the queues and perform each in a forked child."""
     config = load_config(values, need_queues=True)
+    from forkq.proc.titles import Titles
+    Titles(config.procline_prefix).starting()  # before the app's import: argv is hidden
     import_jobs(config.requires)
     if config.background:
         from forkq.proc.daemon import daemonize
@@ -112,22 +120,46 @@ def start_forker(config):
     return None, Guard.start(titles), note
 
 
-def load_commands():
-    """Register the admin commands on `cli` (here, not at the top: they import this module)."""
-    from forkq.cli import admin, failed, info, pool, queues, web  # noqa: F401
-    from forkq.cli import delayed, schedule, scheduler  # noqa: F401
+def hide_secrets_in_title(argv):
+    """Retitle the process with every URL in argv redacted, before anything slow runs: a
+    `user:pw@` URL given on the command line is readable in `ps` until then. (Better still:
+    --redis-url-file or FORKQ_REDIS_URL, which never reach argv.)"""
+    from forkq.config import redact_url
+
+    def hide(arg):
+        flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        return flag + eq + redact_url(value) if "://" in value else arg
+
+    shown = [hide(arg) for arg in argv]
+    if shown != list(argv):
+        from setproctitle import setproctitle
+        setproctitle(" ".join(shown))
 
 
 def main():
-    load_commands()
+    hide_secrets_in_title(sys.argv)
     try:
         cli(prog_name="forkq")
     except Exception as exc:
         import redis  # only now: `work` must not load redis-py before its fork server starts
         if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
             raise
-        click.echo("forkq: cannot reach Redis: %s" % exc, err=True)
+        click.echo("forkq: %s" % unreachable(exc), err=True)
         sys.exit(ExitCode.UNAVAILABLE)
+
+
+def unreachable(exc):
+    """"cannot reach Redis at URL (from SOURCE): why", the URL redacted."""
+    from forkq.cli.common import loaded
+    from forkq.config import Config, ConfigError, redact_url
+    config = loaded[-1] if loaded else None
+    if config is None:
+        try:
+            config = Config.load({})
+        except ConfigError:
+            return "cannot reach Redis: %s" % exc
+    return "cannot reach Redis at %s (URL from %s): %s" % (
+        redact_url(config.redis_url), config.redis_url_source, exc)
 
 
 if __name__ == "__main__":

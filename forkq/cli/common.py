@@ -1,19 +1,101 @@
-"""What every operator command shares: the connection options, --json, and output."""
+"""What every command shares: options built from forkq.config's table, loading the one Config,
+importing the operator's --require modules, --json, and output. Imports neither redis-py nor
+psutil (the worker loads this before its fork server starts)."""
+import functools
+import importlib
+import importlib.util
 import json
+import os
 import sys
 
 import click
 
-from forkq.cli.app import _click_option, load_config
-from forkq.config import option
-from forkq.store.admin import Admin
+from forkq.config import OPTIONS, Config, ConfigError, option
+from forkq.errors import ExitCode
+
+# The Config a command loaded last: when Redis cannot be reached, forkq.cli.app.main says
+# which URL (redacted) and where it came from.
+loaded = []
+
+
+def click_option(opt):
+    notes = []
+    if opt.env:
+        notes.append("env: " + ", ".join(e.rstrip("?") for e in opt.env))
+    if opt.default not in (None, False, (), ""):
+        notes.append("default: %s" % (opt.default,))
+    help_text = opt.help + (" [%s]" % "; ".join(notes) if notes else "")
+    kwargs = dict(default=None, help=help_text, show_default=False)
+    if opt.kind == "bool":
+        kwargs.update(is_flag=True, flag_value=True)
+    elif opt.kind == "list":
+        kwargs.update(multiple=True, metavar=opt.metavar)
+    elif opt.kind == "choice":
+        kwargs.update(type=click.Choice(opt.choices))
+    else:
+        kwargs.update(type={"float": float, "int": int}.get(opt.kind, str), metavar=opt.metavar)
+    return click.option(*opt.flags, opt.name, **kwargs)
+
+
+def config_options(fn):
+    """Every option of OPTIONS, as `forkq work` takes them."""
+    for opt in reversed(OPTIONS):
+        fn = click_option(opt)(fn)
+    return fn
+
+
+def load_config(values, need_queues=False):
+    try:
+        config = Config.load(values, need_queues=need_queues)
+    except ConfigError as exc:
+        click.echo("forkq: %s" % exc, err=True)
+        sys.exit(ExitCode.CONFIG)
+    loaded.append(config)
+    return config
+
+
+def import_jobs(modules):
+    """Import the operator's --require modules (never a name from a payload)."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in modules:
+        try:
+            if name.endswith(".py") and os.path.exists(name):
+                mod_name = os.path.splitext(os.path.basename(name))[0]
+                spec = importlib.util.spec_from_file_location(mod_name, name)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[mod_name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(name)
+        except Exception as exc:
+            click.echo("forkq: --require %s failed: %s: %s" % (name, type(exc).__name__, exc),
+                       err=True)
+            sys.exit(ExitCode.CONFIG)
 
 
 def connection_options(fn):
-    """--redis-url and --namespace, with the worker's environment variables."""
-    for name in ("namespace", "redis_url"):
-        fn = _click_option(option(name))(fn)
-    return fn
+    """--redis-url, --redis-url-file and --namespace, with the worker's environment variables.
+    The command gets redis_url and namespace; open_admin finds --redis-url-file itself."""
+    @functools.wraps(fn)
+    def command(*args, redis_url_file=None, **kwargs):
+        click.get_current_context().meta[_URL_FILE] = redis_url_file
+        return fn(*args, **kwargs)
+
+    for name in ("namespace", "redis_url_file", "redis_url"):
+        command = click_option(option(name))(command)
+    return command
+
+
+_URL_FILE = "forkq.redis_url_file"
+
+
+def connection_config(redis_url, namespace, **more):
+    """The Config of a command with connection_options (and any further option values)."""
+    ctx = click.get_current_context(silent=True)
+    url_file = ctx.meta.get(_URL_FILE) if ctx is not None else None
+    return load_config(dict(more, redis_url=redis_url, namespace=namespace,
+                            redis_url_file=url_file))
 
 
 json_option = click.option("--json", "as_json", is_flag=True, envvar="FORKQ_JSON",
@@ -47,5 +129,6 @@ def table(rows, headers):
 
 def open_admin(redis_url, namespace):
     """The operator's Redis layer for a command, its options checked as the worker checks them."""
-    config = load_config({"redis_url": redis_url, "namespace": namespace})
+    from forkq.store.admin import Admin  # imports redis-py: only when a command needs it
+    config = connection_config(redis_url, namespace)
     return Admin(config.redis_url, config.namespace)

@@ -4,7 +4,6 @@ import json
 
 import click
 
-from forkq.cli.app import cli
 from forkq.cli.common import (
     connection_options,
     emit,
@@ -15,7 +14,7 @@ from forkq.cli.common import (
 )
 
 
-@cli.group()
+@click.group()
 def failed():
     """The failed list, with resque-web's semantics (indices are positions, 0 = oldest)."""
 
@@ -54,9 +53,9 @@ def failed_list(queue, class_name, limit, redis_url, namespace, as_json):
                 e.data.get("exception", ""),
                 _one_line(e.data.get("error", "") if e.is_object
                           else "(not a JSON object) " + e.as_dict()["raw"], 60),
-                "retried " + e.data["retried_at"] if "retried_at" in e.data else "")
+                e.data.get("retried_at", ""))
                for e in entries],
-              ("INDEX", "FAILED AT", "QUEUE", "CLASS", "EXCEPTION", "ERROR", ""))
+              ("INDEX", "FAILED AT", "QUEUE", "CLASS", "EXCEPTION", "ERROR", "RETRIED AT"))
 
     emit([e.as_dict() for e in entries] if as_json else entries, as_json, render)
 

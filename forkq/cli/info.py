@@ -1,12 +1,12 @@
 """resque-web's Overview, Working and Workers tabs from the shell: `forkq info` (with --watch
 for a terminal or, with --json, a line of JSON per refresh for a script) and `forkq workers`."""
 import json
+import math
 import sys
 import time
 
 import click
 
-from forkq.cli.app import cli
 from forkq.cli.common import connection_options, emit, json_option, open_admin, table
 
 
@@ -60,7 +60,7 @@ def render_overview(data):
                for j in data["retrying_jobs"]], ("CLASS", "ATTEMPTS", "LAST ERROR"))
 
 
-@cli.command()
+@click.command()
 @click.option("--watch", type=click.FloatRange(min=0, min_open=True), default=None,
               envvar="FORKQ_WATCH", metavar="SECONDS",
               help="Refresh every SECONDS until interrupted; with --json, one compact JSON "
@@ -75,6 +75,8 @@ def info(watch, count, redis_url, namespace, as_json):
     and schedules when its keys exist."""
     if count is not None and not watch:
         raise click.UsageError("--count goes with --watch")
+    if watch is not None and not math.isfinite(watch):  # click's range lets NaN through
+        raise click.BadParameter("must be a finite number of seconds", param_hint="--watch")
     admin = open_admin(redis_url, namespace)
     if not watch:
         return emit(overview(admin), as_json, render_overview)
@@ -101,7 +103,7 @@ def info(watch, count, redis_url, namespace, as_json):
         sys.stderr.close()
 
 
-@cli.command()
+@click.command()
 @click.option("--working", "only_working", is_flag=True, envvar="FORKQ_WORKING",
               help="Only the workers that are working, longest first (resque-web's Working "
                    "tab). [env: FORKQ_WORKING]")

@@ -3,10 +3,9 @@ import sys
 
 import click
 
-from forkq.cli.app import cli
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.option("-w", "--workers", "sets", multiple=True, envvar="FORKQ_POOL_WORKERS",
               metavar="QUEUES=N", help="Run N workers on QUEUES; repeatable. "
                                        "[env: FORKQ_POOL_WORKERS]")

@@ -5,7 +5,6 @@ import json
 
 import click
 
-from forkq.cli.app import cli
 from forkq.cli.common import connection_options, emit, json_option, open_admin, table
 
 PAGE = 20  # resque-web's page size
@@ -27,7 +26,7 @@ def _compact(value):
 
 # --- queues ------------------------------------------------------------------------------------
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @connection_options
 @json_option
 @click.pass_context
@@ -104,7 +103,7 @@ def queues_remove(queue, yes, redis_url, namespace, as_json):
 
 # --- stats -------------------------------------------------------------------------------------
 
-@cli.command()
+@click.command()
 @click.argument("section", type=click.Choice(["resque", "redis", "keys"]), default="resque",
                 metavar="[SECTION]")
 @click.option("--key", metavar="KEY", envvar="FORKQ_KEY",

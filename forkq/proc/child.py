@@ -141,7 +141,7 @@ def run(job, ctx):
 def perform(job, default_timeout, first):
     """Run one job under its timeout. Returns (report, exit code)."""
     spec = job.spec
-    timeout = spec.timeout if spec.timeout is not None else default_timeout
+    timeout = spec.timeout_or(default_timeout)
     try:
         _IN_JOB[0] = True  # before arming, so the alarm never fires unheard (after_fork too)
         try:

@@ -85,6 +85,15 @@ class Children:
             self.log.event("child_exit", pid=child.pid, jobs=child.jobs_sent,
                            **child.exit_fields())
 
+    def after_signals(self, sigchld, init):
+        """Once a pass of the loop: reap on SIGCHLD (as PID 1, orphans too). A fork server's
+        children announce their exits on its socket, not by SIGCHLD: while children are
+        leaving, every pass reaps."""
+        if sigchld or (self.served and self.exiting):
+            self.reap_exiting()
+        if sigchld and init:
+            self.reap_orphans()
+
     def reap_orphans(self):
         """As PID 1 (a container's init), orphans are ours to reap: every child that has
         exited and is not one we know, whose status Child.exited needs, is reaped now."""
@@ -112,8 +121,9 @@ class Children:
             self.forkserver.poll()
 
     def stop_server(self):
-        if self.forkserver is not None:
-            self.forkserver.stop()
+        server, self.forkserver = self.forkserver, None  # its socket is closed: never waited on
+        if server is not None:
+            server.stop()
         if self.guard is not None:
             self.guard.stop()
 

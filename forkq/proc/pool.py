@@ -183,7 +183,8 @@ class Pool:
         for pid in old:
             self.retire(pid)
         self.backoff.clear()  # new code may have fixed what made workers die young
-        self.log.event("replacing", "replacing %d workers" % len(old), pids=old or None)
+        self.log.event("replacing", "%d workers (QUIT: each finishes its job first)" % len(old),
+                       pids=old or None)
 
     def reap(self):
         for table in (self.children, self.retiring):
@@ -194,8 +195,10 @@ class Pool:
                 del table[pid]
                 lived = time.monotonic() - started
                 raw = (-status) if status < 0 else (status << 8)
+                how = describe_status(raw)  # the event is "exited": say the rest once
                 self.log.event("exited", "worker %d for %s %s after %.1f s" % (
-                    pid, queues, describe_status(raw), lived), pid=pid, queues=queues,
+                    pid, queues, how[len("exited "):] if how.startswith("exited ") else how,
+                    lived), pid=pid, queues=queues,
                     status=describe_status(raw), retired=table is self.retiring or None)
                 if table is self.children:
                     self.note_death(queues, lived)

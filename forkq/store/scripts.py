@@ -23,16 +23,47 @@ import os
 
 _DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 
+# Each script's ARGV, named once. The Python caller builds ARGV from these names (argv) and the
+# script reads ARGV[ARG.<name>] from a generated prologue (`local ARG = {ns = 1, ...}`), so
+# neither side counts positions. A last name ending in "*" is the rest of ARGV.
+ARGS = {
+    "cycle": ("ns", "wid", "run_at",
+              "fence", "next_fence",          # the fence the worker last saw, and its next
+              "record_sha", "failure", "count_failed", "requeue_queue", "requeue_payload",
+              "effects",                      # lua/effects.lua's JSON: retries, unique locks
+              "reserve", "worker_name", "seq",
+              "plan*"),                       # the queue plan (QueuePlan.argv)
+    "unclaim": ("ns", "wid", "claim_sha", "queue", "payload"),
+}
+
+
+def argv(script, rest=(), **values):
+    """ARGV for `script`: every named value in its place ('' for one not given), then `rest`."""
+    names = ARGS[script]
+    fixed = names[:-1] if names[-1].endswith("*") else names
+    unknown = set(values) - set(fixed)
+    if unknown:
+        raise TypeError("%s takes no argument %s" % (script, ", ".join(sorted(unknown))))
+    return [values.get(name, "") for name in fixed] + list(rest)
+
+
+def prologue(script):
+    names = ARGS.get(script)
+    if names is None:
+        return ""
+    return "local ARG = {%s}\n" % ", ".join(
+        "%s = %d" % (name.rstrip("*"), i + 1) for i, name in enumerate(names))
+
 
 def load(name):
-    """The source of lua/<name>.lua, with the files its first line names in front of it
-    (`--! lib`, `--! lib effects`)."""
+    """The source of lua/<name>.lua: the files its first line names in front of it (`--! lib`,
+    `--! lib effects`), then the prologue that names its ARGV (ARGS)."""
     with open(os.path.join(_DIR, name + ".lua"), encoding="utf-8") as fh:
         text = fh.read()
     if text.startswith("--! "):
         first = text.split("\n", 1)[0]
-        return "".join(load(part) for part in first[4:].split()) + text
-    return text
+        return "".join(load(part) for part in first[4:].split()) + prologue(name) + text
+    return prologue(name) + text
 
 
 CYCLE = load("cycle")

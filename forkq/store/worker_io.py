@@ -9,6 +9,14 @@ from forkq.store.client import connect
 from forkq.store.plan import PAUSED, Idle, Reserved
 
 
+class Fenced:
+    """A cycle that did nothing: Redis holds another fence value than the worker sent."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 class Store:
     def __init__(self, url, namespace, client=None):
         self.keys = wire.Keys(namespace)
@@ -20,31 +28,36 @@ class Store:
         self._seq = itertools.count(1)
 
     # -- the hot path ----------------------------------------------------------------------
-    def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None):
+    def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None,
+              fence=("", "")):
         """Record the last job (`record` = (failure, count_failed, requeue[, effects]) or
         None; effects: the JSON of lua/effects.lua for retries and unique locks) and, with
         a `plan`, reserve the next. The record acts only on the claim whose sha1 is
         `claim_sha` (the job it is for); the new claim carries `seq`, a number its worker
-        never used before (the store counts its claims unless one is given). Returns
-        (Reserved | Idle | PAUSED | None, finished) where finished is 1 (recorded), 0 (that
-        claim was gone: a pruner recorded the job) or -1 (nothing to record)."""
-        args = [self.keys.prefix, wid, run_at]
-        if record is None:
-            args += ["", "", "0", "", "", ""]
-        else:
+        never used before (the store counts its claims unless one is given). `fence` is
+        (the fence value last seen, the next one): if Redis holds another, nothing happens
+        and the answer is (Fenced(value), -1). Returns (Reserved | Idle | PAUSED | None |
+        Fenced, finished) where finished is 1 (recorded), 0 (that claim was gone: a pruner
+        recorded the job) or -1 (nothing to record)."""
+        values = {"ns": self.keys.prefix, "wid": wid, "run_at": run_at,
+                  "fence": fence[0], "next_fence": fence[1], "reserve": "0"}
+        if record is not None:
             if not claim_sha:
                 raise ValueError("a record needs the sha1 of the claim it ends")
             failure, count_failed, requeue = record[:3]
             effects = record[3] if len(record) > 3 else ""
             queue, payload = requeue or ("", "")
-            args += [claim_sha, failure, "1" if count_failed else "0", queue, payload, effects]
+            values.update(record_sha=claim_sha, failure=failure,
+                          count_failed="1" if count_failed else "0",
+                          requeue_queue=queue, requeue_payload=payload, effects=effects)
+        rest = ()
         if plan is not None:
             seq = next(self._seq) if seq is None else seq
             # node-resque's worker name: host:pid, the id's first two parts
-            args += ["1", ":".join(wid.split(":", 2)[:2]), "%d" % seq] + list(plan.argv)
-        else:
-            args.append("0")
-        reply = self._cycle(args=args)
+            values.update(reserve="1", worker_name=":".join(wid.split(":", 2)[:2]),
+                          seq="%d" % seq)
+            rest = plan.argv
+        reply = self._cycle(args=scripts.argv("cycle", rest, **values))
         kind, finished = reply[0], int(reply[1])
         if kind == b"job":
             return Reserved(reply[2].decode("utf-8", "replace"), reply[3],
@@ -54,6 +67,8 @@ class Store:
                 finished
         if kind == b"paused":
             return PAUSED, finished
+        if kind == b"fenced":
+            return Fenced(reply[2].decode("utf-8", "replace")), finished
         return None, finished
 
     # -- registration and liveness -----------------------------------------------------------
@@ -75,6 +90,26 @@ class Store:
     def claim(self, wid):
         return self.redis.get(self.keys.worker(wid))
 
+    def fence(self, wid):
+        value = self.redis.get(self.keys.worker(wid) + ":fence")
+        return value.decode("utf-8", "replace") if value is not None else ""
+
+    def bound(self, seconds):
+        """Wait at most `seconds` for a connection or a reply from now on: the loop's ticks
+        must not block past its next deadline whatever Redis does (a stall, a partition)."""
+        pool = self.redis.connection_pool
+        pool.connection_kwargs["socket_timeout"] = seconds
+        pool.connection_kwargs["socket_connect_timeout"] = seconds
+        conns = list(getattr(pool, "_available_connections", ())) + \
+            list(getattr(pool, "_in_use_connections", ()))
+        for conn in conns:
+            conn.socket_timeout = conn.socket_connect_timeout = seconds
+            sock = getattr(conn, "_sock", None)
+            if sock is not None:
+                sock.settimeout(seconds)
+            if hasattr(conn, "update_parser_timeout"):  # hiredis keeps a copy
+                conn.update_parser_timeout(seconds)
+
     def reconnect(self):
         """Drop every connection: the next command connects again (and resolves the host
         name again, which a failover may have moved)."""
@@ -85,14 +120,19 @@ class Store:
         and/or requeueing it, with `effects` (lua/effects.lua: a pruned job's retry). Returns
         1 (job recorded), 0 (no job) or -1 (claim changed)."""
         queue, payload = requeue if requeue else ("", "")
-        return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
+        done = int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
                                        payload, effects)))
+        if done >= 0:  # the cycle's fence (cycle.lua) goes with the worker
+            self.redis.delete(self.keys.worker(wid) + ":fence")
+        return done
 
     def unclaim(self, wid, claim_sha, queue, payload):
         """Put a claimed job that never started back at the head of its queue, if our claim is
         still the one with this sha1 (a reserve whose reply was lost, or a stop that came
         while reserving)."""
-        return self._unclaim(args=(self.keys.prefix, wid, claim_sha, queue, payload)) == 1
+        return self._unclaim(args=scripts.argv("unclaim", ns=self.keys.prefix, wid=wid,
+                                               claim_sha=claim_sha, queue=queue,
+                                               payload=payload)) == 1
 
     # -- reads for prune and the admin commands -------------------------------------------------
     def acquire_prune_lock(self, wid, ttl):

@@ -1,10 +1,18 @@
-"""The parent: one thread, one loop. reserve → spawn → supervise → record, with heartbeat and
-prune as ticks of the same loop and signals acted on only here (handlers just record).
+"""The parent: one thread, one loop, one wait point.
 
-The parent never runs job code. Every job ends in exactly one record written by this process:
-done (stat:processed), or one `failed` entry (or, on a shutdown with --requeue-on-shutdown,
-back at the head of its queue).
-"""
+Each pass waits in `wait` (the only place the parent blocks; signals are taken and every due tick
+runs there: heartbeat and prune, the job's deadline, RSS guard, escalation, a scheduler), then
+does what its state asks:
+
+  starting     clear the old heartbeat, beat, prune, register (each retried with backoff)
+  reserving    write the last job's record and claim the next job (one round trip)
+  beginning    a job with retry/unique options counts its attempt and takes its lock
+  supervising  a child runs the job; its report or its end is the job's outcome
+  retiring     children let go after the queues ran dry are waited for (bounded)
+  idle         until the interval is over, a job is announced, or a signal changes things
+  leaving      the loop is over; the way out (work) writes what is left and unregisters
+
+The parent never runs job code; every job ends in exactly one record (worker.ledger)."""
 import gc
 import os
 import select
@@ -13,10 +21,9 @@ import socket
 import time
 import traceback
 
-from forkq import errors, wire
+from forkq import wire
 from forkq.api import hooks
-from forkq.api import registry as jobs
-from forkq.errors import ExitCode, InvalidPayload
+from forkq.errors import ExitCode
 from forkq.log import EventLog
 from forkq.proc import child as child_mod
 from forkq.proc import timeouts
@@ -28,16 +35,21 @@ from forkq.store.client import REDIS_DOWN
 from forkq.store.plan import PAUSED, Idle, QueuePlan, Reserved
 from forkq.store.waker import Waker
 from forkq.store.worker_io import Store
-from forkq.worker import prune
-from forkq.worker.outcome import Outcome
+from forkq.worker.backoff import BURST_GIVE_UP, FAILED, Calls, Stop, Unavailable
+from forkq.worker.beat import Beat
+from forkq.worker import safely
+from forkq.worker.ledger import Ledger
 from forkq.worker.record import Pending
-from forkq.worker.recovery import RedisFaults, Stop, Unavailable
 from forkq.worker.retries import Retries
+from forkq.worker.supervision import Starter, Supervision
 
-RSS_POLL = 0.5
+STARTING, RESERVING, BEGINNING, SUPERVISING, RETIRING, IDLE, LEAVING = (
+    "starting", "reserving", "beginning", "supervising", "retiring", "idle", "leaving")
+RETIRE_POLL = 0.2
+INF = float("inf")
 
 
-class Worker(RedisFaults):
+class Worker:
     def __init__(self, config, store=None, forkserver=None, guard=None, fork_note=None):
         self.config = config
         self.hostname = socket.gethostname()
@@ -48,27 +60,36 @@ class Worker(RedisFaults):
         self.signals = SignalBox()
         self.titles = Titles(config.procline_prefix)
         self.log = EventLog(config.log_format, config.verbose, worker_id=self.id)
-        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
         self.waker = None
         self.started = wire.started_at(time.time())
         self.registered = False
         self.paused = False
         self.stopping = None          # None, "graceful" or "now"
         self.stop_reason = None
-        self.escalation = None        # the plan to end the current job, if any
-        self.pending = None           # the last job's record, written with the next reserve
-        self.claim_sha = None         # sha1 of the worker:<id> claim of the job we hold
-        self.uncertain = False        # a cycle's reply was lost: Redis may be ahead of us
-        self.next_beat = 0.0
-        self.chld_pending = False     # a SIGCHLD taken while not reaping: act on it later
+        self.job = None               # the job a child runs now (supervision.Supervision)
         self.fork_note = fork_note    # why the fork server is not used, said at startup
-        ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
-                                config.jobs_per_child)
-        self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
-        self.scheduler = None         # --scheduler: forkq.scheduler.attach
+        self.ledger = Ledger(self.store, self.id, self.log, config, pause=self.pause)
+        self.beat = Beat(Store(config.redis_url, config.namespace), self.id, self.hostname,
+                         self.started, config, self.log)
+        self.calls = Calls(self.store, self.log, BURST_GIVE_UP if config.draining else None,
+                           on_back=self.on_redis_back)
+        self.state = STARTING
+        self.until = 0.0              # idle and retiring: when the state is over at the latest
+        self.start_step = 0
+        self.idle_paused = False
+        self.idle_found = None
+        self.after_retire = None
+        self.was_working = False
+        self.beginning_job = None     # (job, latency) waiting for its retries.begin
+        self.scheduler = None         # --scheduler: forkq.scheduler.attach (tick, next_at)
         if config.scheduler:
             from forkq.scheduler.attach import attach
             self.scheduler = attach(self)
+        ctx = child_mod.Context(self.signals, config.timeout, self.pid, self.titles,
+                                config.jobs_per_child)
+        self.children = Children(ctx, self.log, config.term_timeout, forkserver, guard)
+        self.retries = Retries(self.store, self.log)  # retry and unique options of jobs
+        self.starter = Starter(self.retries, self.children, config, self.titles, self.log)
 
     # -- the whole life -----------------------------------------------------------------------
     def work(self):
@@ -89,24 +110,16 @@ class Worker(RedisFaults):
                            traceback=traceback.format_exc())
             code = ExitCode.SOFTWARE
         finally:
-            # Each step runs whatever an earlier one raised (RedisFaults.clean_up): a bug in
-            # one must not leave our keys (and the job's record) to the next prune, nor
-            # change the exit code.
+            # Each step runs whatever an earlier one raised (clean_up): a bug in one must not
+            # leave our keys (and the job's record) to the next prune, nor change the code.
             def log_exit():
                 self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
-            for step in (self.children.end_current, self.retire_child,
-                         self.children.stop_server, self.flush_pending, self.unregister,
+            for step in (self.children.end_current, self.retire_children,
+                         self.children.stop_server, self.ledger.flush, self.unregister,
                          self.release_scheduler, self.run_exit_hooks, log_exit,
-                         self.signals.restore):
-                self.clean_up(step)
+                         self.beat.close, self.signals.restore):
+                safely.clean_up(self.log, step)
         return code
-
-    def release_scheduler(self):
-        if self.scheduler is not None:
-            self.scheduler.release()
-
-    def run_exit_hooks(self):
-        self.run_hooks("worker_exit")
 
     def startup(self):
         self.log.event("startup", "Starting worker %s" % self.id,
@@ -114,11 +127,34 @@ class Worker(RedisFaults):
                        pid=self.pid)
         if self.fork_note:
             self.log.event("startup", self.fork_note)
-        self.retrying(self.store.clear_heartbeat, self.id)
-        self.retrying(self.beat, False)
-        self.retrying(self.prune)
-        hooks.run("before_first_fork")
-        self.retrying(self.store.register, self.id, self.started)
+        self.run(lambda: self.state is not STARTING)
+
+    def loop(self):
+        self.run(lambda: self.state is LEAVING)
+
+    def run(self, done):
+        """The loop: wait (the one wait point), then act on the state, until `done()`."""
+        while not done():
+            self.wait(*self.wake())
+            self.step()
+
+    def step(self):
+        """Act on the state: each state is the method of its name."""
+        if self.state is RESERVING or self.state is STARTING or self.state is BEGINNING:
+            self.check_stop()
+        getattr(self, self.state)()
+
+    # -- starting ---------------------------------------------------------------------------------
+    def starting(self):
+        steps = (lambda: self.store.clear_heartbeat(self.id), lambda: self.beat.beat(False),
+                 self.beat.prune, None, lambda: self.store.register(self.id, self.started))
+        while self.start_step < len(steps):
+            step = steps[self.start_step]
+            if step is None:  # the app's hook runs once: it is not a Redis call to retry
+                hooks.run("before_first_fork")
+            elif self.calls.attempt(step) is FAILED:
+                return
+            self.start_step += 1
         self.registered = True
         self.waker = Waker(self.store, self.plan, self.log)
         self.waker.fds()  # subscribe before the first reserve, or a push in between is missed
@@ -127,200 +163,86 @@ class Worker(RedisFaults):
         except REDIS_DOWN:
             pass  # a warning is not worth a wait: the loop finds Redis when it is back
         gc.freeze()  # keep the preloaded heap's pages shared with every child
-
-    def loop(self):
-        was_working = False
-        while True:
-            self.handle_signals()
-            self.tick()
-            reserve = self.stopping is None and not self.paused
-            found = self.retrying(self.cycle, reserve)
-            if self.stopping is not None:
-                if isinstance(found, Reserved):  # a stop came while reserving: put it back
-                    self.retrying(self.store.unclaim, self.id, found.claim_sha, found.queue,
-                                  found.raw)
-                break
-            if isinstance(found, Reserved):
-                self.process(found)
-                was_working = True
-                continue
-            self.children.reap_exiting()
-            if self.children.current is not None:
-                self.retire_child()
-            if was_working:
-                was_working = False
-                self.run_hooks("queue_empty")
-            if self.config.draining:
-                self.stop("graceful", "burst: queues empty")
-                break
-            if self.paused or found is PAUSED:
-                self.titles.paused()
-            else:
-                self.titles.waiting(found.queues if isinstance(found, Idle) else
-                                    self.config.queues)
-            self.idle_wait(self.config.interval)
+        self.state = RESERVING
 
     # -- reserving and recording: one round trip per job ---------------------------------------
-    def cycle(self, reserve):
-        """Write the last job's record and (if `reserve`) claim the next job, in one script."""
-        if self.uncertain:
-            self.recover()
-        record = self.pending.args(self.id) if self.pending is not None else None
-        self.uncertain = True
-        found, finished = self.store.cycle(self.id, wire.run_at(time.time()), record,
-                                           self.plan if reserve else None,
-                                           claim_sha=self.claim_sha)
-        self.uncertain = False
-        if self.pending is not None:
-            self.pending.log(self.log, finished)
-            self.pending = None
-        if isinstance(found, Reserved):
-            self.claim_sha = found.claim_sha
-        return found
+    def reserving(self):
+        reserve = self.stopping is None and not self.paused
+        found = self.calls.attempt(self.ledger.cycle, self.plan if reserve else None)
+        if found is FAILED:
+            return
+        if self.stopping is not None:
+            if isinstance(found, Reserved):  # a stop came while reserving: put it back
+                self.calls.attempt(self.ledger.unclaim, found)
+            self.state = LEAVING
+        elif isinstance(found, Reserved):
+            self.was_working = True
+            self.start_job(found)
+        else:
+            self.idle_found = found
+            self.children.reap_exiting()
+            if self.children.current is not None:  # idle: no child kept waiting for a job
+                self.retire_children(then=self.enter_idle)
+            else:
+                self.enter_idle()
 
-    # -- one job ------------------------------------------------------------------------------
-    def process(self, reserved):
-        now = time.time()
-        try:
-            payload = wire.decode_payload(reserved.raw)
-        except InvalidPayload as exc:
-            self.pending = Pending(reserved.queue, reserved.raw, Outcome(
-                False, errors.exception_name(exc), str(exc), count_failed=True),
-                payload_is_json=exc.is_object)
-            return
-        spec = jobs.lookup(payload["class"])
-        if spec is None:
-            known = ", ".join(jobs.registered()) or "none"
-            self.pending = Pending(reserved.queue, reserved.raw, Outcome(
-                False, errors.exception_name(errors.UnknownJob),
-                "No job is registered as %r (this worker knows: %s). forkq runs only "
-                "registered jobs and never imports a name a payload gives."
-                % (payload["class"], known), count_failed=True))  # Ruby: NameError, counted
-            return
-        job = child_mod.Job(reserved.queue, reserved.raw, payload, spec, now)
-        self.titles.processing(job.queue, int(now), job.class_name)
-        since = wire.enqueued_at(payload)
-        latency = round(now - since, 4) if since is not None else None
-        self.log.event("reserved", queue=job.queue, job=job.class_name, queue_latency=latency)
-        rules, go = self.retrying(self.retries.begin, spec, job.class_name, job.args, job.queue,
-                                  self.claim_sha)
-        if not go:
-            self.pending = Pending(job.queue, job.raw, Outcome(True, skipped=True),
-                                   started=now, settlement=rules.deferred())
-            return
-        try:
-            hooks.run("before_fork", job)
-        except Exception as exc:
-            outcome = Outcome(False, errors.exception_name(exc),
-                              "before_fork hook failed: %s" % exc, child_mod.backtrace(exc),
-                              count_failed=True)
-            self.pending = Pending(job.queue, job.raw, outcome, settlement=self.retries.settle(
-                spec, job.args, outcome, rules))
-            return
-        outcome, child = self.supervise(job)
-        self.pending = Pending(job.queue, job.raw, outcome, child, now, latency=latency,
-                               settlement=self.retries.settle(spec, job.args, outcome, rules))
-        if child is None:  # fork failed (EAGAIN, ENOMEM): the job goes back; give it a moment
-            self.log.event("error", outcome.error)
-            self.wait_fds((), 1.0)
-        if child is not None and (child.status is not None or not child.accepting or
-                                  child.jobs_sent >= self.config.jobs_per_child):
-            self.children.let_go(child)
+    def on_redis_back(self):
+        if self.registered:
+            self.beat.next_at = 0.0  # re-register (if our keys vanished) right away
 
-    def supervise(self, job):
-        """Run `job` in a child (a live one that takes more jobs, or a new fork) and wait for
-        its report or its end, heartbeating and acting on signals meanwhile."""
-        child = self.children.current
-        message = {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
-        if child is None or not child.accepting or not child.send_job(message):
-            if child is not None:
-                self.children.let_go(child)
-            try:
-                child = self.children.spawn(job, message)
-            except OSError as exc:  # EAGAIN/ENOMEM: the job goes back, we back off
-                return Outcome(False, requeue=True, error="fork failed: %s" % exc), None
-            self.titles.forked(child.pid, int(time.time()))
-        begun = time.monotonic()
-        timeout = job.spec.timeout if job.spec.timeout is not None else self.config.timeout
-        deadline = begun + timeout + self.config.grace if timeout else None
-        self.escalation = None
-        next_rss = begun + RSS_POLL if self.config.max_child_rss else None
-        while True:
-            if child.reports:
-                outcome = Outcome.from_report(child.reports.popleft())
-                break
-            if child.exited():
-                child.read()
-                if child.reports:
-                    continue
-                outcome = Outcome.from_exit(child, time.monotonic() - begun, self.escalation)
-                break
-            now = time.monotonic()
-            wake = [self.next_beat - now]
-            if deadline is not None and self.escalation is None:
-                wake.append(deadline - now)
-            if self.escalation is not None and self.escalation.next_at() is not None:
-                wake.append(self.escalation.next_at() - now)
-            if next_rss is not None:
-                wake.append(next_rss - now)
-            self.wait_fds(() if child.eof else (child.report_r,), min(wake))
-            child.read()
-            self.handle_signals()
-            self.tick()
-            now = time.monotonic()
-            if deadline is not None and now >= deadline and self.escalation is None:
-                self.escalate("timed out after %s s" % timeouts.format_seconds(timeout), 0)
-            if next_rss is not None and now >= next_rss:
-                next_rss = now + RSS_POLL
-                self.check_rss(child)
-            if self.escalation is not None:
-                self.escalation.step(now)
-        if self.escalation is not None and not outcome.ok and self.stopping == "now" \
-                and self.config.requeue_on_shutdown:
-            outcome.requeue = True
-        self.escalation = None
-        return outcome, child
+    def check_stop(self):
+        """A stop asked for while Redis is away ends the wait rather than the worker hanging
+        on: what is left is recorded on the way out, or by the next prune."""
+        if self.calls.down and (self.stopping == "now" or
+                                  (self.stopping and self.children.current is None)):
+            raise Stop()
+
+    # -- one job ------------------------------------------------------------------------------------
+    def start_job(self, reserved):
+        prepared = self.starter.prepare(reserved)
+        if isinstance(prepared, Pending):
+            self.ledger.hold(prepared)
+            return
+        self.beginning_job, self.state = prepared, BEGINNING
+        self.beginning()
+
+    def beginning(self):
+        started = self.starter.begin(self.beginning_job, self.calls.attempt, FAILED,
+                                     self.ledger.claim_sha)
+        if started is FAILED:
+            return
+        self.beginning_job = None
+        if isinstance(started, Supervision):
+            self.job, self.state = started, SUPERVISING
+            return
+        self.state = RESERVING
+        self.ledger.hold(started)
+        if started.outcome.requeue:  # the fork failed: give the machine a moment
+            self.calls.not_before = time.monotonic() + 1.0
+
+    def supervising(self):
+        job = self.job
+        outcome = job.outcome()
+        if outcome is not None:
+            self.job = None
+            self.ledger.hold(job.record(
+                outcome, self.stopping == "now" and self.config.requeue_on_shutdown,
+                lambda done: self.starter.settle(job.job, done, job.rules)))
+            if job.child_done(self.config.jobs_per_child):
+                self.children.let_go(job.child)
+            self.state = RESERVING
 
     def escalate(self, reason, wait):
-        """Plan to end the current child: wait, TERM its group, KILL after --term-timeout."""
-        child = self.children.current
-        if child is None or child.status is not None:
-            return
-        # A fork server's child may not have its pid yet: the plan asks for it when due.
-        plan = timeouts.Escalation.start(lambda: child.pid, reason, wait,
-                                         self.config.term_timeout)
-        if self.escalation is None or (plan.next_at() or 0) < (self.escalation.next_at() or 0):
-            self.escalation = plan
-            self.log.event("warning", "ending child %s: %s" % (child.pid or "(not forked yet)",
-                                                                reason))
+        if self.job is not None:
+            self.job.escalate(reason, wait, self.log)
 
-    def check_rss(self, child):
-        try:
-            import psutil
-            rss = psutil.Process(child.pid).memory_info().rss / 1048576.0
-        except Exception:
-            return
-        if rss > self.config.max_child_rss and self.escalation is None:
-            self.escalate("memory limit: child used %.0f MB > --max-child-rss %s MB"
-                          % (rss, timeouts.format_seconds(self.config.max_child_rss)), 0)
-
-    def retire_child(self):
-        """Let every child go and wait until all are reaped (idle or leaving)."""
-        self.children.let_all_go()
-        deadline = time.monotonic() + self.config.term_timeout + 1.0
-        while self.children.exiting:
-            self.children.reap_exiting()
-            if not self.children.exiting or time.monotonic() > deadline:
-                break
-            self.wait_fds((), 0.2)
-            self.handle_signals(reap=False)
-
-    # -- signals and the shutdown state machine -------------------------------------------------
-    def handle_signals(self, reap=True):
+    # -- signals: the handlers only recorded them; here they are acted on -------------------------
+    def take_signals(self):
         self.children.poll_server()
+        chld = False
         for sig in self.signals.take():
             if sig == signal.SIGCHLD:
-                self.chld_pending = True  # not reaping now: the next call that may, does
+                chld = True
                 continue
             name = signal_name(sig)
             self.log.event("signal", "received %s" % name)
@@ -331,22 +253,14 @@ class Worker(RedisFaults):
             elif sig == signal.SIGUSR1:
                 self.escalate("stopped by SIGUSR1", 0)
             elif sig == signal.SIGUSR2 and not self.paused:
-                self.run_hooks("before_pause", self)
+                safely.run_hooks(self.log, "before_pause", self)
                 self.paused = True
                 self.log.event("paused", "paused by SIGUSR2")
             elif sig == signal.SIGCONT and self.paused:
                 self.paused = False
-                self.run_hooks("after_pause", self)
+                safely.run_hooks(self.log, "after_pause", self)
                 self.log.event("resumed", "resumed by SIGCONT")
-        if not reap:
-            return
-        chld, self.chld_pending = self.chld_pending, False
-        # One reap a pass: on SIGCHLD, and with a fork server on every pass while children are
-        # leaving, since its children announce their exits on its socket, not by SIGCHLD.
-        if chld or (self.children.served and self.children.exiting):
-            self.children.reap_exiting()
-        if chld and self.pid == 1:
-            self.children.reap_orphans()
+        self.children.after_signals(chld, self.pid == 1)
 
     def stop(self, mode, reason):
         first = self.stopping is None
@@ -360,69 +274,120 @@ class Worker(RedisFaults):
             self.stop_reason = reason
             self.titles.stopping(reason)
         if first:
-            self.run_hooks("shutdown")
+            safely.run_hooks(self.log, "shutdown")
         if mode == "now":
             self.escalate("worker shutting down (%s)" % reason, self.config.shutdown_timeout)
 
-    def run_hooks(self, name, *args):
-        try:
-            hooks.run(name, *args)
-        except Exception as exc:
-            self.log.event("error", "%s hook failed: %r" % (name, exc))
+    # -- idle and retiring -------------------------------------------------------------------------
+    def enter_idle(self):
+        if self.was_working:
+            self.was_working = False
+            safely.run_hooks(self.log, "queue_empty")
+        if self.config.draining:
+            self.stop("graceful", "burst: queues empty")
+            self.state = LEAVING
+            return
+        found = self.idle_found
+        if self.paused or found is PAUSED:
+            self.titles.paused()
+        else:
+            self.titles.waiting(found.queues if isinstance(found, Idle) else
+                                self.config.queues)
+        self.state = IDLE
+        self.until = time.monotonic() + self.config.interval
+        self.idle_paused = self.paused
+        if self.waker is not None and self.waker.pending():
+            self.state = RESERVING
 
-    # -- waiting and ticks ---------------------------------------------------------
-    def wait_fds(self, fds, timeout):
-        fds = (self.signals,) + tuple(fds) + self.children.wake_fds()
-        if self.scheduler is not None:  # the scheduler's next tick is a deadline too
-            timeout = min(timeout, self.scheduler.next_at - time.monotonic())
+    def idle(self):
+        if self.stopping is not None or self.paused != self.idle_paused or \
+                time.monotonic() >= self.until or \
+                (self.waker is not None and self.waker.pending()):
+            self.state = RESERVING
+
+    def retire_children(self, then=None):
+        """Let every child go and wait (in the loop) until all are reaped, for at most
+        --term-timeout + 1 s (their KILL comes at --term-timeout); then `then()`. On the way
+        out (no `then`) the loop runs here until they are gone."""
+        self.children.let_all_go()
+        self.until = time.monotonic() + self.config.term_timeout + 1.0
+        self.after_retire, back, self.state = then, self.state, RETIRING
+        self.retiring()  # none left to wait for: over at once
+        if then is None:
+            if self.state is RETIRING:
+                self.job = None  # its claim is recorded by unregister
+                self.run(lambda: self.state is not RETIRING)
+            self.state = back
+
+    def retiring(self):
+        self.children.reap_exiting()
+        if not self.children.exiting or time.monotonic() > self.until:
+            self.state = LEAVING
+            if self.after_retire is not None:
+                then, self.after_retire = self.after_retire, None
+                then()
+
+    # -- the one wait point -----------------------------------------------------------------------
+    def wake(self):
+        """(until, fds) for the next wait, by state. A job's deadlines are next_deadline's."""
+        state = self.state
+        if state is SUPERVISING:
+            child = self.job.child
+            if child.reports:  # a report already read is taken now
+                return 0.0, ()
+            return INF, (() if child.eof else (child.report_r,))
+        if state is IDLE:
+            return self.until, (self.waker.fds() if self.waker is not None else ())
+        if state is RETIRING:
+            return min(self.until, time.monotonic() + RETIRE_POLL), ()
+        return (self.calls.not_before if state in (RESERVING, STARTING, BEGINNING) else 0.0), ()
+
+    def wait(self, until, fds=()):
+        """The only place the parent blocks: until `until` (monotonic), one of `fds` is
+        readable, a signal arrives, or a tick is due. Then signals are acted on and every tick
+        that is due runs."""
+        now = time.monotonic()
+        due = min(until, self.next_deadline(now))
+        if self.registered:
+            due = min(due, self.beat.next_at)
         try:
-            select.select(fds, (), (), max(0.0, timeout))
+            select.select((self.signals,) + tuple(fds) + self.children.wake_fds(), (), (),
+                          max(0.0, min(due - now, 3600.0)))
         except InterruptedError:
             pass
+        self.take_signals()
+        self.ticks()
 
-    def idle_wait(self, seconds):
-        """Sleep until the interval is over, a job is announced, a signal changes what we
-        should do, or a heartbeat is due."""
-        until = time.monotonic() + seconds
-        paused = self.paused
-        while self.stopping is None and self.paused == paused:
-            if self.waker is not None and self.waker.pending():
-                return
-            now = time.monotonic()
-            if now >= until:
-                return
-            self.wait_fds(self.waker.fds() if self.waker else (), min(until, self.next_beat) - now)
-            self.handle_signals()
-            self.tick()
+    def pause(self, seconds):
+        self.wait(time.monotonic() + seconds)
 
-    def tick(self):
-        """Heartbeat (and prune) when due: one try, never blocking the loop; while Redis is
-        down the next try comes sooner, and the loop's own Redis calls do the backing off."""
+    def next_deadline(self, now):
+        """The earliest moment a tick must act: the job's time, escalation, RSS, scheduler."""
+        due = self.job.next_at() if self.job is not None else INF
+        if self.scheduler is not None:  # the scheduler's next tick is a deadline too
+            due = min(due, self.scheduler.next_at)
+        return due
+
+    def ticks(self):
+        now = time.monotonic()
+        if self.job is not None:
+            self.job.tick(now, self.log)
+        if self.registered and now >= self.beat.next_at:
+            if self.pid == 1:  # a SIGCHLD can be lost (merged with another)
+                self.children.reap_orphans()
+            self.beat.tick(now, self.next_deadline(time.monotonic()), register=True)
         if self.scheduler is not None:
             self.scheduler.tick()
-        if time.monotonic() < self.next_beat:
-            return
-        if self.pid == 1:  # a SIGCHLD can be lost (merged, or taken while not reaping)
-            self.children.reap_orphans()
-        try:
-            self.beat(register=self.registered)
-            self.prune()
-        except REDIS_DOWN as exc:
-            self.next_beat = time.monotonic() + min(5.0, self.config.heartbeat_interval)
-            self.log.event("redis_down", "heartbeat failed: %s" % exc)
 
-    def beat(self, register):
-        """One heartbeat (one try: callers decide whether to back off or carry on)."""
-        _iso, _now, was_registered = self.store.heartbeat(self.id,
-                                                          self.started if register else "")
-        self.next_beat = time.monotonic() + self.config.heartbeat_interval
-        if register and not was_registered:
-            self.log.event("warning", "worker keys were missing from Redis; registered again")
+    # -- the way out --------------------------------------------------------------------------------
+    def unregister(self):
+        if self.waker is not None:
+            self.waker.close()
+        self.ledger.unregister(self.registered, self.stop_reason, again=self.beat.abandoned)
 
-    def prune(self):
-        try:
-            prune.prune_dead_workers(self.store, self.hostname, self.id, self.config, self.log)
-        except REDIS_DOWN:
-            raise
-        except Exception as exc:  # a bad record in Redis must not stop this worker
-            self.log.event("error", "prune failed: %r" % exc)
+    def release_scheduler(self):
+        if self.scheduler is not None:
+            self.scheduler.release()
+
+    def run_exit_hooks(self):
+        safely.run_hooks(self.log, "worker_exit")

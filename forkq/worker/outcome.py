@@ -1,8 +1,9 @@
 """What becomes of one job: what its child reported, or what the parent saw of its end."""
 import os
 import signal
+import time
 
-from forkq import errors
+from forkq import errors, wire
 from forkq.errors import CHILD_CODES, ExitCode
 from forkq.proc import timeouts
 
@@ -50,7 +51,8 @@ class Outcome:
             words += " (%s)" % CHILD_CODES[code].name
         if escalation is None and code == ExitCode.OK:
             words += " without reporting a result"
-        text = "Child process %d %s after %.1f s" % (child.pid, words, elapsed)
+        text = "Child process %s %s after %.1f s" % (child.pid or "(never forked)", words,
+                                                      elapsed)
         if child.peak_rss_mb is not None:
             text += ", peak RSS %s MB" % child.peak_rss_mb
         if escalation is not None:
@@ -64,3 +66,11 @@ class Outcome:
                 os.WTERMSIG(child.status) == signal.SIGKILL:
             text += " (OOM killer?)"
         return cls(False, errors.DIRTY_EXIT, text)
+
+
+def failed_entry(wid, queue, raw, exception, error, backtrace=(), payload_is_json=True,
+                 failed_at=None):
+    """The one builder of the worker's `failed` entries (a job's own failure, a job held when
+    its worker stopped or died): Resque's shape, stamped `failed_at` (default: now)."""
+    return wire.failure_json(failed_at or wire.failed_at(time.time()), raw, exception, error,
+                             list(backtrace), wid, queue, payload_is_json=payload_is_json)

@@ -13,11 +13,11 @@ failure for the job (naming the worker host:pid), but leaves the claim and the h
 behind; such a job is not recorded again.
 """
 import json
-import time
 
 import psutil
 
 from forkq import errors, wire
+from forkq.worker.outcome import failed_entry
 from forkq.worker.retries import Retries
 
 STARTED_SLACK = 2.0  # seconds of clock skew allowed between :started and the process start
@@ -79,9 +79,8 @@ def release_dead(store, wid, exception, reason, attempts=5, retries=None):
                 error = "Job still being processed: worker %s died (%s)" % (wid, reason)
             if not already_recorded(store, wid, claim):
                 def build(failed_at=None):
-                    return wire.failure_json(failed_at or wire.failed_at(time.time()), raw,
-                                             exception, error, [], wid, queue,
-                                             payload_is_json=is_json)
+                    return failed_entry(wid, queue, raw, exception, error,
+                                        payload_is_json=is_json, failed_at=failed_at)
                 if retries is not None and is_json and claim not in settled:
                     settled[claim] = retries.settle_pruned(queue, raw, exception, error)
                 settlement = settled.get(claim)

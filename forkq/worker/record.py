@@ -2,16 +2,16 @@
 reserve (one round trip a job), and the log line that says how it ended."""
 import time
 
-from forkq import wire
+from forkq.worker.outcome import failed_entry
 
 
 class Pending:
     """A performed job whose record is written with the next cycle (one round trip a job)."""
     __slots__ = ("queue", "raw", "outcome", "child", "started", "payload_is_json", "latency",
-                 "settlement")
+                 "job_class", "settlement")
 
     def __init__(self, queue, raw, outcome, child=None, started=None, payload_is_json=True,
-                 latency=None, settlement=None):
+                 latency=None, job_class=None, settlement=None):
         self.queue = queue
         self.raw = raw
         self.outcome = outcome
@@ -19,6 +19,7 @@ class Pending:
         self.started = started
         self.payload_is_json = payload_is_json
         self.latency = latency  # enqueue → reserve, when the payload says when it was enqueued
+        self.job_class = job_class
         self.settlement = settlement  # retries and unique locks (worker.retries), or None
         if child is not None:
             child.line_due = True  # reaped before this line goes out: the line tells the exit
@@ -35,10 +36,9 @@ class Pending:
             return "", False, None, effects()
 
         def failure(failed_at=None):
-            return wire.failure_json(
-                failed_at or wire.failed_at(time.time()), self.raw, outcome.exception,
-                outcome.error, outcome.backtrace, wid, self.queue,
-                payload_is_json=self.payload_is_json)
+            return failed_entry(wid, self.queue, self.raw, outcome.exception, outcome.error,
+                                outcome.backtrace, payload_is_json=self.payload_is_json,
+                                failed_at=failed_at)
         text = settled.failure(failure) if settled is not None else failure()
         return text, outcome.count_failed, None, effects()
 
@@ -57,7 +57,7 @@ class Pending:
             name, message = "failed", "%s: %s" % (outcome.exception, outcome.error)
         if not log.wants(name):
             return
-        fields = {"queue": self.queue,
+        fields = {"queue": self.queue, "job": self.job_class,
                   "duration": round(time.time() - self.started, 4) if self.started else None,
                   "queue_latency": self.latency, "skipped": outcome.skipped or None}
         if self.settlement is not None:

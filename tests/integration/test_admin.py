@@ -160,6 +160,9 @@ def test_failed_retry_is_resque_webs_retry(r, run, spawn_worker):
     entry = failures(r)[0]
     assert "retried_at" in entry and entry["payload"]["id"] == "keep"  # marked in place
     assert r.lrange("resque:queue:default", 0, -1) == [b'{"class":"Fail","args":["one"]}']
+    listed = run("failed", "list").splitlines()
+    assert listed[0].split()[-2:] == ["RETRIED", "AT"], listed[0]  # the column has a header
+    assert listed[-1].endswith(entry["retried_at"]), listed  # entry 0 is the oldest: last
     run("failed", "retry", "2", "--requeue-to", "elsewhere")
     assert r.lrange("resque:queue:elsewhere", 0, -1) == [b'{"class":"Fail","args":["two"]}']
     assert r.sismember("resque:queues", "elsewhere")

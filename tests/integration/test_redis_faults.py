@@ -124,7 +124,7 @@ def test_stop_while_redis_is_down_still_exits(server, client, spawn_worker):
 
 
 def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
-    """The cycle script ran but its reply was lost: Worker.recover compares our claim's sha1
+    """The cycle script ran but its reply was lost: Ledger.recover compares our claim's sha1
     with the one we hold and puts a job we never saw back at the head of its queue."""
     from forkq import wire
     from forkq.config import Config
@@ -135,18 +135,18 @@ def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
     worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
     for i in range(2):
         enqueue_raw(client, "default", {"class": "Record", "args": [i]})
-    first = worker.cycle(reserve=True)  # job 0 claimed; we "perform" it
+    first = worker.ledger.cycle(worker.plan)  # job 0 claimed; we "perform" it
     assert isinstance(first, Reserved)
-    worker.pending = Pending("default", first.raw, Outcome(True))
+    worker.ledger.hold(Pending("default", first.raw, Outcome(True)))
     # the next cycle records job 0 and claims job 1, but its reply never reaches us:
     lose_next_reply(worker)
     with pytest.raises(redis.ConnectionError):
-        worker.cycle(reserve=True)
-    assert worker.uncertain and worker.pending is not None
+        worker.ledger.cycle(worker.plan)
+    assert worker.ledger.uncertain and worker.ledger.pending is not None
     assert wire.split_claim(client.get("resque:worker:" + worker.id))[1] == \
         '{"class":"Record","args":[1]}'
-    worker.recover()
-    assert worker.pending is None                          # job 0's record went through
+    worker.ledger.recover()
+    assert worker.ledger.pending is None                          # job 0's record went through
     assert client.get("resque:stat:processed") == b"1"
     assert client.lrange("resque:queue:default", 0, -1) == [b'{"class":"Record","args":[1]}']
     assert client.get("resque:worker:" + worker.id) is None  # nothing half-claimed
@@ -154,14 +154,14 @@ def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
 
 def lose_next_reply(worker):
     """The next cycle script runs in Redis, but its reply never reaches the worker."""
-    real = worker.store._cycle
+    real = worker.ledger.store._cycle
 
     def ran_then_lost(*args, **kwargs):
-        worker.store._cycle = real
+        worker.ledger.store._cycle = real
         real(*args, **kwargs)
         raise redis.ConnectionError("connection cut before the reply arrived")
 
-    worker.store._cycle = ran_then_lost
+    worker.ledger.store._cycle = ran_then_lost
 
 
 def test_a_lost_reply_between_two_identical_jobs_records_each_once(server, client,
@@ -182,24 +182,24 @@ def test_a_lost_reply_between_two_identical_jobs_records_each_once(server, clien
     ping = {"class": "Ping", "args": []}
     enqueue_raw(client, "default", ping)
     enqueue_raw(client, "default", ping)
-    first = worker.cycle(reserve=True)
+    first = worker.ledger.cycle(worker.plan)
     assert isinstance(first, Reserved)
     first_claim = client.get("resque:worker:" + worker.id)
-    worker.pending = Pending("default", first.raw, Outcome(True))  # performed
+    worker.ledger.hold(Pending("default", first.raw, Outcome(True)))  # performed
     lose_next_reply(worker)
     with pytest.raises(redis.ConnectionError):
-        worker.cycle(reserve=True)  # recorded the first, claimed the second: reply lost
+        worker.ledger.cycle(worker.plan)  # recorded the first, claimed the second: reply lost
     assert client.get("resque:stat:processed") == b"1"
     assert client.llen("resque:queue:default") == 0
     second_claim = client.get("resque:worker:" + worker.id)
     assert second_claim is not None
     # the retry: recover sees a claim it never got, puts it back, and reserves it again
-    second = worker.cycle(reserve=True)
+    second = worker.ledger.cycle(worker.plan)
     assert isinstance(second, Reserved), "the second job was lost"
     assert second.raw == first.raw
     assert client.get("resque:stat:processed") == b"1"  # the first was not counted again
-    worker.pending = Pending("default", second.raw, Outcome(True))  # performed
-    assert isinstance(worker.cycle(reserve=True), Idle)
+    worker.ledger.hold(Pending("default", second.raw, Outcome(True)))  # performed
+    assert isinstance(worker.ledger.cycle(worker.plan), Idle)
     assert client.get("resque:stat:processed") == b"2"
     assert client.get("resque:stat:processed:" + worker.id) == b"2"
     assert client.get("resque:worker:" + worker.id) is None  # nothing left claimed
@@ -237,12 +237,12 @@ def test_a_lost_reply_before_the_script_ran_is_retried_as_is(server, client):
     from forkq.worker.record import Pending
     worker = Worker(Config.load({"queues": ("default",), "redis_url": server.url}, {}))
     enqueue_raw(client, "default", {"class": "Record", "args": [0]})
-    first = worker.cycle(reserve=True)
-    worker.pending = Pending("default", first.raw, Outcome(True))
-    worker.uncertain = True  # as if the call failed before Redis ran it
-    worker.recover()
-    assert worker.pending is not None  # our claim is still there: nothing was recorded yet
-    worker.cycle(reserve=True)
+    first = worker.ledger.cycle(worker.plan)
+    worker.ledger.hold(Pending("default", first.raw, Outcome(True)))
+    worker.ledger.uncertain = True  # as if the call failed before Redis ran it
+    worker.ledger.recover()
+    assert worker.ledger.pending is not None  # our claim is still there: nothing was recorded yet
+    worker.ledger.cycle(worker.plan)
     assert client.get("resque:stat:processed") == b"1"
     assert client.get("resque:worker:" + worker.id) is None
 
@@ -267,7 +267,7 @@ def proxy(server):
 
 def test_a_real_worker_whose_reserve_reply_is_lost_performs_the_job_once(server, client, proxy,
                                                                          spawn_worker):
-    # mechanism: Worker.recover — after the lost reply it reads its claim, sees a job it never
+    # mechanism: Ledger.recover — after the lost reply it reads its claim, sees a job it never
     # got and puts it back at the head of its queue. Without it the job stays claimed by a
     # live worker and is never performed.
     worker = spawn_worker("-q", "default", *FAST, url_override=proxy.url,
@@ -326,16 +326,27 @@ def test_killing_every_connection_of_an_idle_worker_is_survived(server, client, 
     assert client.sismember("resque:workers", wid)
 
 
+def retry(worker, op, *args):
+    """What the loop does with one Redis operation in its reserving state: attempt it; when
+    Redis cannot serve, wait out the backoff (recorded here instead of waited) and take
+    signals (worker.on_wait), then check whether a stop ends the trying."""
+    from forkq.worker.backoff import FAILED
+    while True:
+        result = worker.calls.attempt(op, *args)
+        if result is not FAILED:
+            return result
+        worker.delays.append(worker.calls.retry_in)
+        worker.on_wait()
+        worker.calls.not_before = 0.0
+        worker.check_stop()
+
+
 def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
-    # mechanism: Worker.retrying. Its waits are recorded instead of slept.
-    from forkq.config import Config
-    from forkq.worker.loop import Worker
-    worker = Worker(Config.load({"queues": ("default",), "redis_url": url}, {}))
-    delays = []
-    worker.wait_fds = lambda fds, timeout: delays.append(timeout)
-    worker.handle_signals = lambda *args, **kwargs: None
+    # mechanism: Worker.calls (backoff.Calls) and its Backoff. Its waits are recorded instead of waited.
+    worker = quiet_worker(url)
+    delays = worker.delays
     worker.registered = True
-    worker.next_beat = time.monotonic() + 60
+    worker.beat.next_at = time.monotonic() + 60
     faults = [redis.ConnectionError("Connection refused"), redis.TimeoutError("timed out"),
               redis.BusyLoadingError("loading")] * 4
 
@@ -344,43 +355,42 @@ def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
             raise faults.pop(0)
         return value * 2
 
-    assert worker.retrying(op, 21) == 42
+    assert retry(worker, op, 21) == 42
     assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10, 10, 10, 10])
-    assert worker.next_beat == 0.0  # back: heartbeat (and re-register) at once
+    assert worker.beat.next_at == 0.0  # back: heartbeat (and re-register) at once
     # A stop asked for while backing off ends the wait rather than the worker hanging on.
     delays.clear()
     faults[:] = [redis.ConnectionError("down")] * 100
     stops = iter([None, None, "now"])
 
-    def handle_signals(*args, **kwargs):
+    def on_wait():
         worker.stopping = next(stops)
 
-    worker.handle_signals = handle_signals
+    worker.on_wait = on_wait
     worker.stopping = None
     with pytest.raises(Exception) as raised:
-        worker.retrying(op, 1)
+        retry(worker, op, 1)
     assert type(raised.value).__name__ == "Stop"
     assert delays == pytest.approx([0.1, 0.2, 0.4])
     # Anything but Redis being unreachable is not retried: a bug must not loop forever.
     worker.stopping = None
     with pytest.raises(redis.ResponseError):
-        worker.retrying(lambda: (_ for _ in ()).throw(redis.ResponseError("ERR bug")))
+        retry(worker, lambda: (_ for _ in ()).throw(redis.ResponseError("ERR bug")))
 
 
 def quiet_worker(url):
-    """An in-process Worker whose backoff waits are recorded instead of slept."""
+    """An in-process Worker whose backoff waits are recorded instead of waited."""
     from forkq.config import Config
     from forkq.worker.loop import Worker
     worker = Worker(Config.load({"queues": ("default",), "redis_url": url}, {}))
     worker.delays = []
-    worker.wait_fds = lambda fds, timeout: worker.delays.append(timeout)
-    worker.handle_signals = lambda *args, **kwargs: None
+    worker.on_wait = lambda: None
     return worker
 
 
 def test_a_failover_to_a_read_only_node_is_waited_out(server, client):
     # mechanism: REDIS_DOWN holds ReadOnlyError (an error reply, not a lost connection), so
-    # Worker.retrying backs off instead of the worker dying; each READONLY drops the
+    # Worker.calls backs off instead of the worker dying; each READONLY drops the
     # connections, so a DNS name a failover moved is resolved again.
     from forkq.store.plan import Reserved
     from forkq.worker.outcome import Outcome
@@ -396,16 +406,16 @@ def test_a_failover_to_a_read_only_node_is_waited_out(server, client):
         real_reconnect()
     worker.store.reconnect = reconnect
 
-    def handle_signals(*args, **kwargs):
+    def on_wait():
         if len(worker.delays) == 3:
             client.replicaof("no", "one")  # promoted again
-    worker.handle_signals = handle_signals
-    found = worker.retrying(worker.cycle, True)
+    worker.on_wait = on_wait
+    found = retry(worker, worker.ledger.cycle, worker.plan)
     assert isinstance(found, Reserved)
     assert worker.delays == pytest.approx([0.1, 0.2, 0.4])
     assert len(reconnects) == 3
-    worker.pending = Pending("default", found.raw, Outcome(True))
-    worker.retrying(worker.cycle, True)  # and carries on: the job is recorded
+    worker.ledger.hold(Pending("default", found.raw, Outcome(True)))
+    retry(worker, worker.ledger.cycle, worker.plan)  # and carries on: the job is recorded
     assert client.get("resque:stat:processed") == b"1"
     assert client.get("resque:worker:" + worker.id) is None
 
@@ -420,18 +430,18 @@ def test_redis_saying_not_now_is_retried_in_every_cycle(server, client, name):
     fault = getattr(redis.exceptions, name)
     worker = quiet_worker(server.url)
     enqueue_raw(client, "default", {"class": "Ping", "args": []})
-    real = worker.store._cycle
+    real = worker.ledger.store._cycle
     faults = [fault("not now")] * 3
 
     def flaky(*args, **kwargs):
         if faults:
             raise faults.pop()
         return real(*args, **kwargs)
-    worker.store._cycle = flaky
-    found = worker.retrying(worker.cycle, True)
+    worker.ledger.store._cycle = flaky
+    found = retry(worker, worker.ledger.cycle, worker.plan)
     assert isinstance(found, Reserved) and worker.delays == pytest.approx([0.1, 0.2, 0.4])
-    worker.pending = Pending("default", found.raw, Outcome(True))
+    worker.ledger.hold(Pending("default", found.raw, Outcome(True)))
     faults[:] = [fault("not now")] * 2
-    assert isinstance(worker.retrying(worker.cycle, True), Idle)
+    assert isinstance(retry(worker, worker.ledger.cycle, worker.plan), Idle)
     assert client.get("resque:stat:processed") == b"1"
     assert client.get("resque:worker:" + worker.id) is None

@@ -190,9 +190,10 @@ def test_cjson_number_setting_is_left_as_found(store, r):
 
 
 def test_a_busy_worker_spends_seven_commands_a_job_and_leaves_no_claim(store, r):
-    # The hot path's budget (issue: <= 8 a job, script-run commands included): EVALSHA, the
-    # pause GET, the claim GET, 2 x INCRBY, LPOP, SET. done_working's DEL is folded into the
-    # SET of the next claim, and is spent only when the worker goes idle.
+    # The hot path's budget (issue: <= 8 a job, script-run commands included): EVALSHA, one
+    # MGET (fence, claim, pause flag), the fence's SET, 2 x INCRBY, LPOP, SET. done_working's
+    # DEL is folded into the SET of the next claim, and is spent only when the worker goes
+    # idle.
     fill(r, ["busy"], job_in=["busy"] * 50)
     plan = QueuePlan(["busy"])
     found, _ = store.cycle(WID, "2026-11-23T00:48:52Z", None, plan)

@@ -36,20 +36,20 @@ def test_a_failing_flush_pending_still_unregisters_and_records_the_held_job(r, m
     # mechanism: Worker.work runs each clean-up step under its own guard (Worker.clean_up)
     from forkq.worker.outcome import Outcome
     from forkq.worker.record import Pending
-    from forkq.worker.recovery import Stop
+    from forkq.worker.backoff import Stop
     worker = make_worker()
     enqueue_raw(r, "default", {"class": "Ping", "args": []})
 
     def loop():  # a job performed, its record not yet written, then a stop
-        found = worker.cycle(reserve=True)
-        worker.pending = Pending("default", found.raw, Outcome(True))
+        found = worker.ledger.cycle(worker.plan)
+        worker.ledger.hold(Pending("default", found.raw, Outcome(True)))
         assert keys_of(r, worker.id) == (True, 1, 1, True)
         raise Stop()
 
     def flush_pending():
         raise RuntimeError("injected flush failure")
     worker.loop = loop
-    worker.flush_pending = flush_pending
+    worker.ledger.flush = flush_pending
     assert worker.work() == 0
     assert keys_of(r, worker.id) == (False, 0, 0, False)  # unregister ran: keys gone
     [failure] = failures(r)  # the job it held is not lost: recorded as a dirty exit
@@ -61,7 +61,7 @@ def test_a_failing_flush_pending_still_unregisters_and_records_the_held_job(r, m
 
 def test_the_exit_code_survives_a_failing_clean_up_step(r, make_worker, capfd):
     from forkq.errors import ExitCode
-    from forkq.worker.recovery import Unavailable
+    from forkq.worker.backoff import Unavailable
     worker = make_worker()
 
     def loop():
@@ -70,7 +70,7 @@ def test_the_exit_code_survives_a_failing_clean_up_step(r, make_worker, capfd):
     def broken(*args, **kwargs):
         raise ValueError("injected retire failure")
     worker.loop = loop
-    worker.retire_child = broken
+    worker.retire_children = broken
     worker.children.stop_server = broken
     assert worker.work() == ExitCode.UNAVAILABLE
     assert keys_of(r, worker.id) == (False, 0, 0, False)
@@ -80,6 +80,9 @@ def test_the_exit_code_survives_a_failing_clean_up_step(r, make_worker, capfd):
 
 
 class FakeChildren:
+    from forkq.proc.children import Children
+    after_signals = Children.after_signals  # the real once-a-pass reap rule
+
     def __init__(self, served, exiting):
         self.served = served
         self.exiting = [object()] if exiting else []
@@ -108,21 +111,19 @@ def test_children_are_reaped_once_a_pass(make_worker, served, exiting, sigchld, 
     worker = make_worker()
     worker.children = FakeChildren(served, exiting)
     worker.signals.take = lambda: [signal.SIGCHLD] if sigchld else []
-    worker.handle_signals()
+    worker.take_signals()
     assert worker.children.reaps == reaps
-    assert not worker.chld_pending
 
 
-def test_a_sigchld_taken_while_not_reaping_is_acted_on_later(make_worker):
+def test_a_sigchld_is_acted_on_in_the_pass_that_takes_it(make_worker):
+    # One wait point: every pass that takes signals may reap, so no SIGCHLD is carried over
+    # to a later pass (the old loop's chld_pending flag is gone).
     worker = make_worker()
     worker.children = FakeChildren(served=True, exiting=True)
     worker.pid = 1  # as a container's init, orphans are reaped on SIGCHLD too
     worker.signals.take = lambda: [signal.SIGCHLD]
-    worker.handle_signals(reap=False)
-    assert (worker.children.reaps, worker.children.orphan_reaps) == (0, 0)
-    assert worker.chld_pending
-    worker.signals.take = lambda: []
-    worker.handle_signals()
+    worker.take_signals()
     assert (worker.children.reaps, worker.children.orphan_reaps) == (1, 1)
-    worker.handle_signals()  # no SIGCHLD: the served child's socket still calls for a reap
+    worker.signals.take = lambda: []
+    worker.take_signals()  # no SIGCHLD: the served child's socket still calls for a reap
     assert (worker.children.reaps, worker.children.orphan_reaps) == (2, 1)

@@ -4,7 +4,7 @@ It forwards every byte both ways (one thread, selectors). Armed with `lose_next_
 it watches each request that runs a Lua script (EVALSHA/EVAL): if Redis answers it with a
 reserved job (the cycle script's ["job", ...] reply), the proxy swallows that reply and cuts
 the connection. The script has run in Redis (the job is popped and claimed) but the worker
-never hears of it: exactly the reply lost in flight that Worker.recover must sort out.
+never hears of it: exactly the reply lost in flight that the worker's Ledger.recover must sort out.
 """
 import selectors
 import socket
@@ -121,3 +121,48 @@ class LosingProxy:
             except OSError:
                 pass
             sock.close()
+
+
+class HoldingProxy(LosingProxy):
+    """A LosingProxy that can also hold a request: armed with `hold_next_script()`, the next
+    script call a client sends is kept from Redis (a partition), its connection stays open
+    upstream when the client gives up on it, and `deliver()` sends it on late (the heal, or
+    a load balancer's retransmission): Redis runs it then, and its reply goes nowhere."""
+
+    def __init__(self, upstream_port):
+        self.hold_armed = threading.Event()
+        self.held = None        # (link, request bytes)
+        self.late_reply = threading.Event()  # Redis answered the late request
+        super().__init__(upstream_port)
+
+    def hold_next_script(self):
+        self.hold_armed.set()
+
+    def deliver(self):
+        link, data = self.held
+        self.held = None
+        link.upstream.sendall(data)
+
+    def _from_client(self, link, data):
+        if self.hold_armed.is_set() and any(call in data for call in SCRIPT_CALLS):
+            self.hold_armed.clear()
+            self.held = (link, data)
+            return
+        super()._from_client(link, data)
+
+    def _cut(self, link):
+        if self.held is not None and self.held[0] is link:
+            # the client gave up: its end goes, the upstream end waits for deliver()
+            try:
+                self.selector.unregister(link.client)
+            except (KeyError, ValueError):
+                pass
+            link.client.close()
+            return
+        super()._cut(link)
+
+    def _from_redis(self, link, data):
+        if link.client.fileno() < 0:
+            self.late_reply.set()  # the late request's reply: nobody is there to read it
+            return
+        super()._from_redis(link, data)

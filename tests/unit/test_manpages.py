@@ -32,6 +32,8 @@ def test_every_command_and_option_is_documented():
     overview = open(os.path.join(MAN, "forkq.1")).read()
     for name in cli.commands:
         assert "forkq\\-%s" % name in overview
+    commands = overview[overview.index(".SH COMMANDS"):overview.index(".SH ENVIRONMENT")]
+    assert "..." not in commands and "…" not in commands  # summaries whole, not cut off
 
 
 @pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")

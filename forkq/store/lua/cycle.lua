@@ -1,55 +1,62 @@
 --! lib effects
 -- One round trip per job: record the last job's outcome (done_working + counters, or the
--- failed entry, or a requeue) and reserve the next one.
--- ARGV: ns, wid, run_at, sha1 of the claim to record ('' = nothing to record), failure,
--- count_failed, requeue_queue, requeue_payload, the record's effects (effects.lua: retries
--- and unique locks, '' = none), reserve?, worker name (host:pid), claim number, then the
--- queue plan (QueuePlan.argv).
+-- failed entry, or a requeue; and its effects, effects.lua) and reserve the next one. ARGV
+-- is named in scripts.ARGS (the prologue above gives ARG.<name>).
+-- Fenced: the worker sends the fence value it last saw set (ARG.fence) and a new one; a
+-- request that finds another value is stale (sent before a lost reply, delivered late after
+-- the worker's retry ran) or its fence is gone, and does nothing at all: {'fenced', -1, value}.
 -- The claim keeps Ruby's keys in Ruby's order (queue, run_at, payload), adds "worker" as
 -- node-resque writes it (its allWorkingOn() lists a worker's job under that name), then
 -- "seq", the worker's claim number: two claims of identical jobs in one second must still
--- differ, or after a lost reply Worker.recover could not tell the new claim from the old one
+-- differ, or after a lost reply the ledger could not tell the new claim from the old one
 -- (Ruby, resque-web and node-resque ignore keys they do not know).
 -- The record acts only if the claim is still the one it is for (same sha1): never on a claim
--- made since, and a retry after a lost reply is sorted out by Worker.recover.
-local ns, wid, run_at = ARGV[1], ARGV[2], ARGV[3]
+-- made since, and a retry after a lost reply is sorted out by the worker's ledger.
+local ns, wid, run_at = ARGV[ARG.ns], ARGV[ARG.wid], ARGV[ARG.run_at]
 local claim_key = ns .. 'worker:' .. wid
+local fence_key = claim_key .. ':fence'
+-- one read for the fence, the claim and the pause flag: the hot path's command budget
+local got = redis.call('MGET', fence_key, claim_key, ns .. 'pause-all-workers')
+local fence, held, paused = got[1] or '', got[2], got[3]
+if fence ~= ARGV[ARG.fence] then return {'fenced', -1, fence} end
+-- a day: a worker's keys are released with it; one killed and pruned by a Ruby worker's
+-- prune leaves this one behind, to expire (a live worker whose fence expired is fenced once)
+redis.call('SET', fence_key, ARGV[ARG.next_fence], 'EX', 86400)
 local finished = -1
 -- done_working's DEL of the claim waits until we know whether a new claim replaces it: the
 -- script is atomic, so nobody sees the difference, and a busy worker saves a command a job.
 local function done_working()
   if finished == 1 then redis.call('DEL', claim_key) end
 end
-if ARGV[4] ~= '' then
-  local held = redis.call('GET', claim_key)
+if ARGV[ARG.record_sha] ~= '' then
   finished = 0
-  if held and redis.sha1hex(held) == ARGV[4] then
+  if held and redis.sha1hex(held) == ARGV[ARG.record_sha] then
     finished = 1
-    if ARGV[7] ~= '' then
+    local requeue_q = ARGV[ARG.requeue_queue]
+    if requeue_q ~= '' then
       -- back to the head of its queue (at-least-once): not processed, so no stat:processed
-      redis.call('SADD', ns .. 'queues', ARGV[7])
-      redis.call('LPUSH', ns .. 'queue:' .. ARGV[7], ARGV[8])
+      redis.call('SADD', ns .. 'queues', requeue_q)
+      redis.call('LPUSH', ns .. 'queue:' .. requeue_q, ARGV[ARG.requeue_payload])
     else
       redis.call('INCRBY', ns .. 'stat:processed', 1)
       redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
     end
-    if ARGV[5] ~= '' then
-      redis.call('RPUSH', ns .. 'failed', ARGV[5])
-      if ARGV[6] == '1' then
+    if ARGV[ARG.failure] ~= '' then
+      redis.call('RPUSH', ns .. 'failed', ARGV[ARG.failure])
+      if ARGV[ARG.count_failed] == '1' then
         redis.call('INCRBY', ns .. 'stat:failed', 1)
         redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
       end
     end
-    record_effects(ns, wid, ARGV[9])
+    record_effects(ns, wid, ARGV[ARG.effects])
   end
 end
-if ARGV[10] ~= '1' then done_working(); return {'none', finished} end
-local paused = redis.call('GET', ns .. 'pause-all-workers')
+if ARGV[ARG.reserve] ~= '1' then done_working(); return {'none', finished} end
 if paused and string.lower(string.match(paused, '^%s*(.-)%s*$')) == 'true' then
   done_working()
   return {'paused', finished}
 end
-local plan = 13  -- where the queue plan starts: its dynamic flag
+local plan = ARG.plan  -- where the queue plan starts: its dynamic flag
 local queues = {}
 if ARGV[plan] == '0' then
   for i = plan + 1, #ARGV do queues[#queues + 1] = ARGV[i] end
@@ -106,7 +113,8 @@ for i = first, #queues do
     -- JSON object is kept as a string of its bytes
     local body = strict_object(job) and job or jbytes(job)
     local claim = '{"queue":' .. jtext(q) .. ',"run_at":"' .. run_at .. '","payload":' ..
-                  body .. ',"worker":' .. jtext(ARGV[11]) .. ',"seq":' .. ARGV[12] .. '}'
+                  body .. ',"worker":' .. jtext(ARGV[ARG.worker_name]) ..
+                  ',"seq":' .. ARGV[ARG.seq] .. '}'
     redis.call('SET', claim_key, claim)  -- replaces a finished claim: done_working's DEL
     return {'job', finished, q, job, redis.sha1hex(claim)}
   end
