@@ -36,8 +36,7 @@ class Children:
                 child.guard = self.guard
                 self.guard.watch(child.pid)
         else:
-            pid, report_r = server.spawn(message)
-            child = Child(pid, report_r, None, server)
+            child = Child.served(server, message, job.class_name)
         self.current = child
         return child
 

@@ -26,6 +26,8 @@ class Titles:
         self.set("Processing %s since %d [%s]" % (queue, since, class_name or "No Name"))
 
     def forked(self, pid, at):
+        if pid is None:  # the fork server has not forked it yet; it says when (its notice)
+            return
         self.set("Forked %d at %d" % (pid, at))
 
     def stopping(self, why):
