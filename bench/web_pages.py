@@ -12,8 +12,10 @@ Redis round trips, parsing, templates) and then fetched over HTTP from a real `f
 cost this process and redis-server (the figure other work on the machine does not move); a
 page over the target is marked. The filtered Failed pages scan the list from the newest entry until a page is full,
 Redis sending only the entries that hold the name (filter_failed.lua): a filter that matches
-1 entry in 1,000 reads 20,000 entries for its page of 20, and one that matches nothing reads
-40,000 (a page's budget) and links to the next 40,000."""
+1 entry in 1,000 fills half its page of 20 from 10,000 entries, and one that matches nothing
+reads 10,000 (a page's budget, forkq.web.views.FILTER_BUDGET) and links to the next 10,000.
+The Delayed and Schedules pages read 10,000 delayed timestamps (1-3 jobs each, the first hour
+due and not moved) and 100 recurring schedules."""
 import argparse
 import json
 import os
@@ -31,6 +33,7 @@ sys.path.insert(0, HERE)
 from redisproc import RedisServer  # noqa: E402
 
 QUEUES, WORKERS, FAILED = 1000, 100, 100_000
+DELAYED, SCHEDULES = 10_000, 100   # timestamps (1-3 jobs each) and recurring schedules
 TARGET_MS = 100.0
 
 
@@ -75,7 +78,40 @@ def fill(r, queues=QUEUES, workers=WORKERS, failed=FAILED):
     return "host01:1001:q001,q002"
 
 
-def pages(worker, failed=FAILED):
+def fill_scheduled(r, timestamps=DELAYED, schedules=SCHEDULES):
+    """resque-scheduler's keys: `timestamps` delayed timestamps a minute apart from an hour
+    ago (the first hour due and not moved: a backlog), 1-3 jobs each; `schedules` recurring
+    schedules (cron and every), half fired once; a master lock."""
+    now = int(r.time()[0])
+    first = now - 3600
+    pipe = r.pipeline(transaction=False)
+    for i in range(timestamps):
+        ts = first + 60 * i
+        items = [json.dumps({"class": "Jobs::Reminder%d" % (j % 3), "args": [i, j],
+                             "queue": "q%03d" % (i % 1000)}, separators=(",", ":"))
+                 for j in range(1 + i % 3)]
+        pipe.rpush("resque:delayed:%d" % ts, *items)
+        pipe.zadd("resque:delayed_queue_schedule", {str(ts): ts})
+        for item in items:
+            pipe.sadd("resque:timestamps:" + item, "delayed:%d" % ts)
+        if i % 1000 == 999:
+            pipe.execute()
+    for i in range(schedules):
+        config = {"class": "Jobs::Report%d" % i, "queue": "q%03d" % i, "args": [i],
+                  "description": "report %d" % i}
+        config.update({"cron": "%d */2 * * *" % (i % 60)} if i % 2 else {"every": "%dm" % (
+            1 + i % 30)})
+        pipe.hset("resque:persistent_schedules", "report-%03d" % i,
+                  json.dumps(config, separators=(",", ":")))
+        if i % 2:
+            pipe.hset("resque:delayed:last_enqueued_at", "report-%03d" % i,
+                      time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(now - 300)))
+    pipe.set("resque:resque:resque_scheduler_master_lock", "sched-host:4242")
+    pipe.execute()
+    return first + 60 * (timestamps // 2)
+
+
+def pages(worker, failed=FAILED, delayed_ts=None, delayed=DELAYED):
     last = -(-failed // 20)
     return [
         ("Overview", "/"), ("Overview (live part)", "/?partial=1"), ("Working", "/working"),
@@ -83,11 +119,15 @@ def pages(worker, failed=FAILED):
         ("Failed, last page", "/failed?page=%d" % last), ("Failed, one entry", "/failed/%d" % (failed // 2)),
         ("Failed ?class= (1 in 7)", "/failed?class=Jobs::Mailer3"),
         ("Failed ?queue= (1 in 1,000)", "/failed?queue=q500"),
-        ("Failed ?queue= (no match: 40,000 read)", "/failed?queue=nosuch"),
+        ("Failed ?queue= (no match: 10,000 read)", "/failed?queue=nosuch"),
         ("Queues", "/queues"), ("Queue, page 1", "/queue?name=q500"),
         ("Workers", "/workers"), ("Worker", "/worker?id=" + worker), ("Stats", "/stats"),
         ("Stats: Redis INFO", "/stats/redis"), ("Stats: keys", "/stats/keys"),
         ("/metrics", "/metrics"),
+        ("Delayed, page 1", "/delayed"),
+        ("Delayed, middle page", "/delayed?page=%d" % (-(-delayed // 20) // 2)),
+        ("Delayed, one timestamp", "/delayed/%d" % delayed_ts),
+        ("Schedules", "/schedules"),
     ]
 
 
@@ -113,13 +153,13 @@ def timed(fetch, runs, redis_cpu=None):
     return out
 
 
-def in_process(url, worker, runs, failed, redis_cpu):
+def in_process(url, plan, runs, redis_cpu):
     from werkzeug.test import Client
 
     from forkq.web import create_app
     client = Client(create_app(redis_url=url))
     out = {}
-    for name, path in pages(worker, failed):
+    for name, path in plan:
         def fetch(path=path):
             response = client.get(path)
             assert response.status_code == 200, (path, response.status_code)
@@ -128,7 +168,7 @@ def in_process(url, worker, runs, failed, redis_cpu):
     return out
 
 
-def over_http(url, worker, runs, failed):
+def over_http(url, plan, runs):
     with __import__("socket").socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -148,7 +188,7 @@ def over_http(url, worker, runs, failed):
                     raise RuntimeError("forkq web did not start")
                 time.sleep(0.05)
         out = {}
-        for name, path in pages(worker, failed):
+        for name, path in plan:
             quoted = urllib.request.quote(path, safe="/?=&:,")
             out[name] = timed(lambda: urllib.request.urlopen(base + quoted, timeout=30).read(),
                               runs)
@@ -166,25 +206,29 @@ def main():
                         help="a tiny installation and 2 runs: checks that everything works")
     args = parser.parse_args()
     sizes = (10, 5, 200) if args.smoke else (QUEUES, WORKERS, FAILED)
+    scheduled = (30, 5) if args.smoke else (DELAYED, SCHEDULES)
     runs = 2 if args.smoke else args.runs
     server = RedisServer()
     try:
         began = time.monotonic()
         worker = fill(server.r, *sizes)
-        print("filled %d queues, %d workers, %d failed in %.1f s (redis %s, load %.2f)"
-              % (sizes + (time.monotonic() - began, server.version, os.getloadavg()[0])),
-              file=sys.stderr)
+        middle = fill_scheduled(server.r, *scheduled)
+        plan = pages(worker, sizes[2], middle, scheduled[0])
+        print("filled %d queues, %d workers, %d failed, %d delayed timestamps, %d schedules "
+              "in %.1f s (redis %s, load %.2f)"
+              % (sizes + scheduled + (time.monotonic() - began, server.version,
+                                      os.getloadavg()[0])), file=sys.stderr)
         def redis_cpu():
             info = server.r.info("cpu")
             return info["used_cpu_user"] + info["used_cpu_sys"]
 
-        results = {"in_process": in_process(server.url, worker, runs, sizes[2], redis_cpu),
-                   "http": over_http(server.url, worker, runs, sizes[2])}
+        results = {"in_process": in_process(server.url, plan, runs, redis_cpu),
+                   "http": over_http(server.url, plan, runs)}
     finally:
         server.stop()
     print("%-38s %20s %20s %16s" % ("page (ms)", "in-process med/p95", "HTTP med/p95",
                                      "CPU app+redis"))
-    for name, _path in pages(worker, sizes[2]):
+    for name, _path in plan:
         cells = []
         for where in ("in_process", "http"):
             m = results[where][name]
@@ -200,6 +244,8 @@ def main():
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(results, queues=sizes[0], workers=sizes[1], failed=sizes[2],
+                           delayed_timestamps=scheduled[0], schedules=scheduled[1],
+                           load_average=os.getloadavg(),
                            runs=runs, target_ms=TARGET_MS), fh, indent=2)
 
 

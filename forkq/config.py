@@ -281,6 +281,14 @@ def namespace_from_env(environ=None):
     return environ.get("FORKQ_NAMESPACE", "resque")
 
 
+def lock_prefix_from_env(environ=None):
+    """The scheduler master lock's prefix as `forkq scheduler` reads it (--lock-prefix's
+    variables), so the operator's views find the lock the scheduler holds."""
+    environ = os.environ if environ is None else environ
+    return environ.get("FORKQ_LOCK_PREFIX") or environ.get(
+        "RESQUE_SCHEDULER_MASTER_LOCK_PREFIX") or ""
+
+
 def _redis_url(values, sources):
     """(url, where it came from): --redis-url, then --redis-url-file (or
     FORKQ_REDIS_URL_FILE), then FORKQ_REDIS_URL, REDIS_URL, the default."""

@@ -1,8 +1,6 @@
 """`forkq delayed`: resque-web's Delayed tab from the shell (resque-scheduler's keys, §12):
 list the timestamps, show one, remove a job, clear everything, queue a timestamp now."""
 import json
-import os
-import socket
 import time
 
 import click
@@ -187,16 +185,8 @@ def delayed_enqueue_now(timestamps, requires, redis_url, namespace, as_json):
     import_jobs(requires)
     admin, sched = _scheduling(redis_url, namespace)
     from forkq.cli.scheduler import default_queue
-    from forkq.log import EventLog
-    from forkq.scheduler.mover import Mover
-    mover = Mover(None, "%s:%d" % (socket.gethostname(), os.getpid()), 100, default_queue,
-                  EventLog())
-    now = admin.now()
-    rows = []
-    for ts in timestamps:
-        moves = sched.enqueue_now(ts, lambda items: mover.plan(items, now))
-        rows.append({"timestamp": ts, "queued": sum(1 for m in moves if m[1]),
-                     "failed": sum(1 for m in moves if not m[1])})
+    from forkq.scheduler.mover import queue_now
+    rows = queue_now(sched, timestamps, admin.now(), default_queue)
     emit_each(rows, as_json, lambda r: "%d: queued %d job(s)%s" % (
         r["timestamp"], r["queued"], ", %d to failed (no queue)" % r["failed"]
         if r["failed"] else ""))

@@ -45,23 +45,8 @@ def schedule():
 def schedule_list(redis_url, namespace, as_json):
     """Every schedule: name, cron or every, class, queue, args, last fire, next fire."""
     admin, sched = _scheduling(redis_url, namespace)
-    from forkq.scheduler.schedules import Schedule, ScheduleError
-    now = admin.now()
-    rows = []
-    for name, (raw, last) in sched.schedules().items():
-        row = {"name": _text(name), "last_enqueued_at": _text(last), "next": None}
-        try:
-            config = json.loads(raw)
-            row["config"] = config
-            parsed = Schedule(row["name"], raw)
-            base = wire.parse_ruby_time(last) if last else None
-            nxt = parsed.next_after(max(base or now, now - 1) if base else now)
-            row["next"] = wire.ruby_time_to_s(nxt)
-            row["when"] = parsed.describe()
-        except (ValueError, ScheduleError) as exc:
-            row.setdefault("config", _text(raw))
-            row["error"] = str(exc)
-        rows.append(row)
+    from forkq.scheduler.schedules import listing
+    rows = listing(sched.schedules(), admin.now())
 
     def render(rows):
         if not rows:

@@ -65,12 +65,16 @@ def parse_bind(text):
 @click.pass_context
 def web(ctx, bind, read_only, auth_file, auth_env, prefix, refresh, threads, redis_url,
         namespace):
-    """Serve the dashboard: resque-web's Overview, Working, Failed, Queues, Workers and Stats
-    pages with their actions, and /metrics for Prometheus.
+    """Serve the dashboard: resque-web's Overview, Working, Failed, Queues, Workers, Stats,
+    Schedules and Delayed pages with their actions, and /metrics for Prometheus.
 
     Failed lists newest first, 20 a page, filtered by queue and class, with Retry, Retry onto
     another queue, Remove, Retry all, Clear and Clear retried; Queues shows each queue's jobs
-    and removes a queue; the live parts of a page refresh themselves every --refresh seconds.
+    and removes a queue; Schedules lists resque-scheduler's recurring schedules (when, class,
+    queue, args, last and next fire) with Queue now and Remove; Delayed lists the delayed
+    timestamps soonest first, 20 a page, and one timestamp's jobs, with Queue now, Remove a job
+    and Clear; both say who holds the scheduler's master lock and how late the due backlog is.
+    The live parts of a page refresh themselves every --refresh seconds.
 
     State changes are POSTs that carry a CSRF token, and an action on a failed entry acts only
     if the entry is still the one the page showed; --read-only removes every action. Every

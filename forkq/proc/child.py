@@ -1,12 +1,11 @@
 """Everything that happens in a child after fork, ending in a report and a named exit code.
 
 The child opens no Redis connection and never touches the parent's socket: it runs the job and
-tells the parent what happened through a pipe (proc.framing); the parent writes every record.
+tells the parent what happened through a pipe, or as one datagram on the fork server's report
+socket (proc.framing); the parent writes every record.
 """
-import ctypes
 import json
 import os
-import signal
 import sys
 import traceback
 
@@ -14,11 +13,8 @@ from forkq import wire
 from forkq.api import hooks
 from forkq.api import registry as jobs
 from forkq.errors import ExitCode, JobTimeout, exception_name
-from forkq.proc import timeouts
-from forkq.proc.framing import frame, receive, send
-
-_PR_SET_PDEATHSIG = 1
-
+from forkq.proc import framing, kernel, reap, timeouts
+from forkq.proc.framing import frame, send
 
 _FORKQ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # forkq/
 
@@ -27,13 +23,6 @@ _TIMEOUTS_FILE = os.path.abspath(timeouts.__file__)
 
 
 _IN_JOB = timeouts.in_job
-
-
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _prctl = _libc.prctl
-except (OSError, AttributeError):  # not Linux: the parent-death check below still runs
-    _prctl = None
 
 
 class Job:
@@ -60,12 +49,13 @@ class Job:
 
 
 def job_from_message(message):
-    """A job message from the parent (or None: stop) → Job."""
+    """A job message (framing.job_fields: queue, raw bytes, reserved at), or None: stop → Job.
+    The worker checked the payload before sending it; this is the child's one decode."""
     if message is None:
         return None
-    payload = wire.decode_payload(message["raw"])
-    return Job(message["queue"], message["raw"].encode(), payload,
-               jobs.lookup(payload["class"]), message["at"])
+    queue, raw, at = message
+    payload = wire.decode_payload(raw)
+    return Job(queue, raw, payload, jobs.lookup(payload["class"]), at)
 
 
 def protocol_args(args):
@@ -76,10 +66,11 @@ def protocol_args(args):
 class Context:
     """What a child needs from the process that forks it, set up before fork."""
     __slots__ = ("report_w", "jobs_r", "box", "default_timeout", "parent_pid", "titles",
-                 "jobs_per_child")
+                 "jobs_per_child", "report_tag")
 
     def __init__(self, box, default_timeout, parent_pid, titles, jobs_per_child):
         self.report_w = self.jobs_r = None
+        self.report_tag = None  # a fork server's child: its job number, on a shared socket
         self.box = box
         self.default_timeout = default_timeout
         self.parent_pid = parent_pid
@@ -88,8 +79,13 @@ class Context:
 
 
 def run(job, ctx):
-    """Never returns. With ctx.jobs_r the parent sends more jobs on it (EOF: stop)."""
+    """Never returns. With ctx.jobs_r the parent sends more jobs on it (EOF: stop).
+
+    A job's record is its own whatever the job does: a copy of this process that the job
+    forked and that returns from perform (os.fork() without an exit) is not this child; it
+    exits at once, reporting nothing and taking no job."""
     code = ExitCode.CHILD_ERROR
+    me = os.getpid()
     try:
         try:
             os.setpgid(0, 0)  # own group: the parent's escalation reaches grandchildren too
@@ -97,30 +93,43 @@ def run(job, ctx):
             pass
         ctx.box.reset_in_child()
         timeouts.obey_parents_term(ctx.parent_pid)
-        if _prctl is not None:
-            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        kernel.die_with_parent()
         if os.getppid() != ctx.parent_pid:
             os._exit(ExitCode.PARENT_GONE)
+        reader = None
+        if ctx.jobs_r is not None:
+            # Between jobs, what a job left behind is ended here (it is ours to reap).
+            kernel.become_subreaper()
+            reader = framing.Reader(framing.job_fields)
         first = True
         while job is not None:
             report, code = perform(job, ctx.default_timeout, first)
+            if os.getpid() != me:
+                os._exit(ExitCode.OK)
             first = False
+            if ctx.report_tag is not None:  # one datagram on the fork server's report socket
+                report = ctx.report_tag + _fit(report)
             if not send(ctx.report_w, report):
                 code = ExitCode.REPORT_LOST
                 break
-            if ctx.jobs_r is None:
+            if reader is None:
                 break
-            job = job_from_message(receive(ctx.jobs_r))
+            reap.sweep()
+            job = job_from_message(reader.receive(ctx.jobs_r))
             if job is not None:
                 ctx.titles.processing(job.queue, int(job.reserved_at), job.class_name)
         else:
             code = ExitCode.OK
     except BaseException:  # a forkq bug; the parent records the odd exit
+        if os.getpid() != me:
+            os._exit(ExitCode.OK)
         try:
             traceback.print_exc()
         except BaseException:
             pass
     finally:
+        if os.getpid() != me:
+            os._exit(ExitCode.OK)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -173,6 +182,21 @@ def backtrace(exc):
         end -= 1
     return ["%s:%d:in `%s'" % (f.filename, f.lineno or 0, f.name)
             for f in reversed(frames[start:end])]
+
+
+REPORT_MAX = 128 << 10  # a report is one datagram on a shared socket: it must fit
+
+
+def _fit(report):
+    """The report framed, cut to REPORT_MAX (a long error text or backtrace is shortened)."""
+    data = report if isinstance(report, bytes) else frame(report)
+    if len(data) <= REPORT_MAX:
+        return data
+    report = dict(report, error=report.get("error", "")[:8192] + " … (cut)",
+                  backtrace=report.get("backtrace", [])[:100])
+    data = frame(report)
+    return data if len(data) <= REPORT_MAX else frame(dict(report, error=report["error"][:512],
+                                                            backtrace=[]))
 
 
 # Built before any fork, so a child that succeeds encodes nothing.

@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from forkq.proc import timeouts
+from forkq.proc import reap, timeouts
 from forkq.proc.handle import Child
 
 
@@ -36,8 +36,7 @@ class Children:
                 child.guard = self.guard
                 self.guard.watch(child.pid)
         else:
-            pid, report_r = server.spawn(message)
-            child = Child(pid, report_r, None, server)
+            child = Child.served(server, message, job.class_name)
         self.current = child
         return child
 
@@ -102,7 +101,7 @@ class Children:
         for known in (self.current, self.forkserver, self.guard):
             if known is not None:
                 ours.add(known.pid)
-        for pid in _child_pids():
+        for pid in reap.child_pids():
             if pid in ours:
                 continue
             try:
@@ -127,21 +126,3 @@ class Children:
             server.stop()
         if self.guard is not None:
             self.guard.stop()
-
-
-def _child_pids():
-    """Our children's pids (alive and zombies). os.waitid(P_ALL) names one arbitrary child and
-    could name one of ours every time, so the kernel's list of children is read instead."""
-    pids = set()
-    try:
-        for tid in os.listdir("/proc/self/task"):
-            with open("/proc/self/task/%s/children" % tid) as fh:
-                pids.update(int(p) for p in fh.read().split())
-        return pids
-    except (OSError, ValueError):
-        pass
-    import psutil
-    try:
-        return {p.pid for p in psutil.Process().children()}
-    except psutil.Error:
-        return pids

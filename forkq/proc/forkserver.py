@@ -4,37 +4,65 @@ Fork cost follows the size of the process that forks: page tables are copied at 
 every page either side writes afterwards faults. The worker's parent carries redis-py (its
 import alone is ~17 MB, asyncio included), the pub/sub connection and the loop's state; the
 fork server is forked from the CLI process right after the --require modules are imported and
-before forkq imports redis-py, so it holds the app and forkq's child code and nothing else, and
-does almost nothing per job. The parent keeps every decision: it reserves, sends the job here,
-gets the child's pid and report pipe back (SCM_RIGHTS), supervises, escalates (it may signal
-the child's process group directly), and records. This process only forks and reaps, killing
-the child's group before reaping so no grandchild outlives a job. If the worker dies (even by
-SIGKILL), the server learns it by a parent-death signal it can catch (SIGHUP), kills every
-child's process group, grandchildren included, and exits.
+before forkq imports redis-py (forkq.proc.helper), so it holds the app and forkq's child code
+and nothing else, and does almost nothing per job: no decode, no title, no import, no pipe.
 
-Messages on the socket are child.frame()s: parent → server {"queue","raw","at"} (a job) or
-{"stop": 1}; server → parent {"forked": pid} with the report pipe's read end attached,
-{"error": text}, or {"exited": pid, "status": wait status, "maxrss": KB, "cpu": s}.
+Per job the worker sends one message (framing.job_frame: the payload as Redis gave it) and
+gets one from the server: how the child ended (wait status, peak RSS, CPU), sent once the
+server has reaped it (forkq.proc.reap: its group and every stray descendant killed first; the
+server is their subreaper). The child's report does not wait for that: it goes straight to the
+worker as one datagram, tagged with the job's number, on a socket every child of the server
+shares, so the worker records the job and reserves the next while the child exits and is
+reaped. (Measured: reporting outcome and exit together in one frame was slower, since the
+worker then waits for the child's exit.) The worker needs the child's pid before that only to
+signal its group (escalation) or show it: the server writes it in a page both share
+(MAP_SHARED, made before the fork) the moment it forks, and a job still running NOTICE_AFTER
+(5 ms) later gets a notice, so the worker's title names its child.
+
+The worker keeps every decision: it reserves, supervises, escalates, and records. If it dies
+(even by SIGKILL), the server learns it by a parent-death signal it can catch (SIGHUP), kills
+every child's process group and every stray, and exits.
 """
 import gc
+import mmap
 import os
 import select
 import signal
 import socket
+import struct
 import time
 
-from forkq.proc import child, framing, timeouts
+from forkq.proc import child, framing, helper, kernel, reap, timeouts
+
+NOTICE_AFTER = 0.005  # a job running this long gets a notice of its pid (the worker's title)
+SPAWN_WAIT = 10.0     # a server that has not forked a job by then is stuck: it is killed
+FORKED, ENDED, FAILED = 0, 1, 2
+_MESSAGE = struct.Struct(">BqiiQd")  # kind, job number, pid, wait status, peak RSS KB, CPU s
+_SLOT = struct.Struct("=qq")         # job number, pid: the page's slot for a job
+_TAG = struct.Struct(">q")           # a report datagram's job number
+SLOTS = 64
+
+
+def _decode(body):
+    kind, number, pid, status, maxrss, cpu = _MESSAGE.unpack_from(body)
+    return kind, number, pid, status, maxrss, cpu, body[_MESSAGE.size:]
 
 
 class ForkServer:
-    """The parent's end."""
+    """The worker's end."""
+    spawn_wait = SPAWN_WAIT
 
-    def __init__(self, pid, sock):
+    def __init__(self, pid, sock, reports, page, titles):
         self.pid = pid
         self.sock = sock
-        self.buffer = bytearray()
-        self.fds = []
-        self.events = []
+        self.reports = reports  # the children's reports come here, one datagram each
+        self.page = page
+        self.titles = titles
+        self.reader = framing.Reader(_decode)
+        self.sent = 0        # job numbers, counted alike on both ends
+        self.ended = {}      # job number -> (pid, status, maxrss KB, cpu s)
+        self.failed = {}     # job number -> why the server could not fork it
+        self.reported = {}   # job number -> the reports its child sent
         self.dead = False
 
     @classmethod
@@ -42,94 +70,99 @@ class ForkServer:
         """Fork the server now (call before forkq.worker.loop is imported). `ctx_factory(box)`
         builds the child.Context its children run with."""
         parent_sock, server_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        parent_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            parent_sock.close()
-            code = 1
-            try:
-                _serve(server_sock, parent_pid, ctx_factory, titles)
-                code = 0
-            finally:
-                os._exit(code)
+        reports_r, reports_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        reports_r.shutdown(socket.SHUT_WR)
+        reports_w.shutdown(socket.SHUT_RD)
+        page = mmap.mmap(-1, SLOTS * _SLOT.size)
+        pid = helper.start(titles, "Fork server for %d", _serve, server_sock,
+                           (parent_sock, reports_r), reports_w, page, ctx_factory)
         server_sock.close()
-        parent_sock.setblocking(False)
-        return cls(pid, parent_sock)
+        reports_w.close()
+        return cls(pid, parent_sock, reports_r, page, titles)
 
     def fileno(self):
         return self.sock.fileno()
 
-    def spawn(self, message, timeout=10.0):
-        """Ask for a child; returns (pid, report_r). Raises OSError if the server cannot."""
-        self.sock.setblocking(True)
+    def spawn(self, message, class_name=""):
+        """Send a job ({"queue", "raw", "at"}); returns its job number, for pid_of/take.
+        Raises OSError if the server is gone (the caller falls back)."""
+        data = framing.job_frame(message["queue"], message["raw"], message["at"], class_name)
         try:
-            self.sock.sendall(framing.frame(message))
+            self.sock.sendall(data)
         except OSError:
-            self.dead = True  # it died while we were idle: the caller falls back
+            self.dead = True
             raise
-        finally:
-            self.sock.setblocking(False)
-        deadline = time.monotonic() + timeout
-        while not self.dead:
-            for i, event in enumerate(self.events):
-                if "forked" in event or "error" in event:
-                    del self.events[i]
-                    if "error" in event:
-                        raise OSError(event["error"])
-                    return event["forked"], self.fds.pop(0)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                # Stuck: end it, and with it (PDEATHSIG) any child it forked for this job, so
-                # the caller can put the job back without it running twice. (Whatever such a
-                # child started itself is out of reach: we never learnt its pid.)
-                os.kill(self.pid, signal.SIGKILL)
-                self.dead = True
-                break
-            try:
-                select.select((self.sock,), (), (), left)
-            except InterruptedError:
-                pass
-            self.poll()
-        raise OSError("the fork server did not answer")
+        self.sent += 1
+        return self.sent
+
+    def pid_of(self, number):
+        """The job's child's pid, once the server has forked it (else None)."""
+        got_number, pid = _SLOT.unpack_from(self.page, (number % SLOTS) * _SLOT.size)
+        return pid if got_number == number else None
 
     def poll(self):
-        """Read what the server sent; events queue up in self.events."""
+        """Take what the server sent, without blocking."""
         while not self.dead:
             try:
-                data, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 16)
+                data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.dead = True
+                return
+            for kind, number, pid, status, maxrss, cpu, tail in self.reader.feed(data):
+                if kind == ENDED:
+                    self.ended[number] = (pid, status, maxrss, cpu)
+                elif kind == FAILED:
+                    self.failed[number] = tail.decode("utf-8", "replace")
+                elif number == self.sent and number not in self.ended:
+                    self.titles.forked(pid, int(time.time()))
+
+    def take_reports(self, number):
+        """The reports job `number`'s child has sent so far (a frame that does not decode is
+        left out: the exit status tells)."""
+        while True:
+            try:
+                data = self.reports.recv(1 << 18, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
-                data, fds = b"", []
-            if not data:
-                self.dead = True
                 break
-            self.buffer += data
-            self.fds.extend(fds)
-            self.events.extend(framing.unframe(self.buffer))
+            if len(data) < _TAG.size:
+                break  # EOF (the server and every child gone) or a stray's junk
+            tag = _TAG.unpack_from(data)[0]
+            self.reported.setdefault(tag, []).extend(framing.Reader().feed(data[_TAG.size:]))
+        return self.reported.pop(number, ())
 
-    def take_exit(self, pid):
-        """The exit event for `pid`, if it came: (status, maxrss KB, cpu seconds)."""
-        for i, event in enumerate(self.events):
-            if event.get("exited") == pid:
-                del self.events[i]
-                return event["status"], event["maxrss"], event["cpu"]
-        return None
+    def forget(self, number):
+        self.reported.pop(number, None)
 
-    def discard(self):
-        """The server died (its socket closed) or was killed: reap it, release its socket and
-        any fds it sent that nobody took."""
-        self.dead = True
+    def take(self, number):
+        """How job `number`'s child ended, once the server says: (pid, status, maxrss KB,
+        cpu s); ("fork failed: …",) if the server could not fork it."""
+        if number in self.failed:
+            return (self.failed.pop(number),)
+        return self.ended.pop(number, None)
+
+    def kill(self):
+        """Stuck (it never forked a job it was sent): end it, and with it (PDEATHSIG) any
+        child it forked, so the job can be recorded."""
         try:
-            os.kill(self.pid, signal.SIGKILL)  # a closed socket means it is gone or going
+            os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self.dead = True
+
+    def discard(self):
+        """The server died (its socket closed) or was killed: reap it, release its socket."""
+        self.kill()
         self._release()
 
     def stop(self):
         try:
-            self.sock.setblocking(True)
-            self.sock.sendall(framing.frame({"stop": 1}))
+            self.sock.sendall(framing.frame_bytes(b""))
         except OSError:
             pass
         self._release()
@@ -139,122 +172,129 @@ class ForkServer:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
+        reap.KEEP.discard(self.pid)
         self.sock.close()
-        for fd in self.fds:
-            os.close(fd)
-        self.fds = []
+        self.reports.close()
 
 
-def _serve(sock, parent_pid, ctx_factory, titles):
-    """The server's loop: fork on request, reap, report. Single-threaded, like the parent."""
-    from forkq.proc.signals import HANDLED, SignalBox
-    box = SignalBox()
-    # Signals only record here (shutdowns are the worker's call; SIGCHLD wakes the loop; SIGHUP
-    # is the worker's death, below), and children reset every one of them to its default.
-    box.install(HANDLED + (signal.SIGHUP,))
-    if child._prctl is not None:
-        child._prctl(child._PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
+class _Served:
+    """The server's record of one live child."""
+    __slots__ = ("number", "forked_at", "noticed")
+
+    def __init__(self, number):
+        self.number = number
+        self.forked_at = time.monotonic()
+        self.noticed = False
+
+
+def _serve(box, parent_pid, sock, parents_ends, reports_w, page, ctx_factory):
+    """The server's loop: fork on request, reap, report. Single-threaded; it waits in one
+    place, and takes signals there (they only record: the worker decides)."""
+    for end in parents_ends:
+        end.close()
+    kernel.become_subreaper()
     timeouts.install()
     ctx = ctx_factory(box)
     ctx.parent_pid = os.getpid()
-    titles.set("Fork server for %d" % parent_pid)
-    idle_title = titles.head + "Fork server for %d" % parent_pid
-    buffer = bytearray()
-    children = set()
-    sock.setblocking(False)
+    ctx.report_w = reports_w.fileno()
+    reader = framing.Reader(bytes)
+    live = {}     # pid -> _Served
+    number = 0
     gc.freeze()
     while True:
-        if os.getppid() != parent_pid:  # the worker is gone (SIGHUP woke us, or before it)
-            _orphaned(children)
+        if not helper.parent_alive(parent_pid):  # SIGHUP woke us, or it died before
+            _orphaned(live)
             return
+        # A child is waited on by SIGCHLD: a quick job wakes this loop once, at its end; one
+        # still running NOTICE_AFTER after its fork wakes it once more, for its notice.
+        timeout = None
+        for served in live.values():
+            if not served.noticed:
+                due = max(0.0, served.forked_at + NOTICE_AFTER - time.monotonic())
+                timeout = due if timeout is None else min(timeout, due)
         try:
-            select.select((sock, box), (), ())
+            ready = select.select((sock, box), (), (), timeout)[0]
         except InterruptedError:
-            pass
+            ready = ()
         box.take()
-        if os.getppid() != parent_pid:
+        if live:
+            _reap(sock, live)
+        if sock not in ready:
             continue
-        _reap(sock, children)
         try:
-            data = sock.recv(1 << 20)
+            data = sock.recv(1 << 20, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             continue
         if not data:  # the worker's end closed without a stop: it died
-            _orphaned(children)
+            _orphaned(live)
             return
-        buffer += data
-        for message in framing.unframe(buffer):
-            if "stop" in message:
-                _reap(sock, children, block=True)
+        for body in reader.feed(data):
+            if not body:  # stop
+                while live:
+                    _reap(sock, live, block=True)
                 return
-            _fork(sock, message, ctx, titles, idle_title, children)
+            number += 1
+            _fork(sock, body, number, ctx, page, live)
 
 
-def _fork(sock, message, ctx, titles, idle_title, children):
-    job = child.job_from_message(message)
-    report_r, report_w = os.pipe()
-    titles.processing(job.queue, int(job.reserved_at), job.class_name)  # the child shows it
+def _fork(sock, body, number, ctx, page, live):
+    # Made ready before the fork: each page this process writes while the child lives is
+    # copied for one of them (and, after, faults once more to be ours again).
+    served = _Served(number)
+    tag = _TAG.pack(number)
     try:
         pid = os.fork()
     except OSError as exc:
-        os.close(report_r)
-        os.close(report_w)
-        _send(sock, {"error": "fork failed: %s" % exc})
+        _send(sock, FAILED, number, tail=("fork failed: %s" % exc).encode())
         return
     if pid == 0:
-        sock.close()
-        os.close(report_r)
-        ctx.report_w = report_w
+        try:  # the title first: until then it is the server's, and tools tell them by it
+            queue, class_name, at = framing.job_header(body)
+            ctx.titles.processing(queue, int(at), class_name)
+            job = child.job_from_message(framing.job_fields(body))
+            sock.close()
+            ctx.report_tag = tag
+        except BaseException:
+            os._exit(child.ExitCode.CHILD_ERROR)
         child.run(job, ctx)  # never returns
-    os.close(report_w)
     try:
-        os.setpgid(pid, pid)
+        os.setpgid(pid, pid)  # before the worker learns the pid: its group exists to signal
     except OSError:
         pass
-    children.add(pid)
-    from setproctitle import setproctitle
-    setproctitle(idle_title)
-    _send(sock, {"forked": pid}, [report_r])
-    os.close(report_r)
+    _SLOT.pack_into(page, (number % SLOTS) * _SLOT.size, number, pid)
+    live[pid] = served
 
 
-def _reap(sock, children, block=False):
-    for pid in list(children):
-        try:
-            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT |
-                             (0 if block else os.WNOHANG))
-        except ChildProcessError:
-            children.discard(pid)
+def _reap(sock, live, block=False):
+    now = time.monotonic()
+    for pid, served in list(live.items()):
+        ended = reap.reap(pid, block=block, keep=live)
+        if ended is None:
+            if not served.noticed and now - served.forked_at >= NOTICE_AFTER:
+                served.noticed = True
+                _send(sock, FORKED, served.number, pid)
             continue
-        if info is None:
-            continue
-        timeouts.kill_group(pid, signal.SIGKILL)  # grandchildren end with the job
-        _pid, status, usage = os.wait4(pid, 0)
-        children.discard(pid)
-        _send(sock, {"exited": pid, "status": status, "maxrss": usage.ru_maxrss,
-                     "cpu": round(usage.ru_utime + usage.ru_stime, 4)})
+        del live[pid]
+        status, maxrss, cpu = ended
+        _send(sock, ENDED, served.number, pid, status, maxrss or 0, cpu or 0.0)
 
 
-def _orphaned(children):
+def _orphaned(live):
     """The worker died: nobody will supervise or record these jobs (the next prune records
     them), and nothing they started may run on."""
-    for pid in children:
+    for pid in live:
         timeouts.kill_group(pid, signal.SIGKILL)
-    for pid in children:
+    for pid in live:
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+    reap.sweep()
 
 
-def _send(sock, message, fds=()):
-    sock.setblocking(True)
+def _send(sock, kind, number, pid=0, status=0, maxrss=0, cpu=0.0, tail=b""):
     try:
-        data = framing.frame(message)
-        if fds:
-            sent = socket.send_fds(sock, [data], list(fds))
-            data = data[sent:]
-        if data:
-            sock.sendall(data)
-    finally:
-        sock.setblocking(False)
+        sock.sendall(framing.frame_bytes(_MESSAGE.pack(kind, number, pid, status, maxrss, cpu)
+                                         + tail))
+    except OSError:
+        pass  # the worker is gone: the loop finds out at its next wake

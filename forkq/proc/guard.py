@@ -16,9 +16,7 @@ import select
 import signal
 import struct
 
-from forkq.proc import child as child_mod
-from forkq.proc import timeouts
-from forkq.proc.signals import HANDLED, SignalBox
+from forkq.proc import helper, kernel, timeouts
 
 SLOTS = 512  # live children at once; more than that go unguarded (still killed at reap)
 _WORD = struct.Struct("=q")
@@ -36,17 +34,11 @@ class Guard:
 
     @classmethod
     def start(cls, titles):
+        """From here on this process forks job children itself: it becomes their subreaper
+        (forkq.proc.reap), and the guard covers them if it dies."""
+        kernel.become_subreaper()
         page = mmap.mmap(-1, (SLOTS + 1) * _WORD.size)
-        parent_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                _guard(page, parent_pid, titles)
-                code = 0
-            finally:
-                os._exit(code)
-        return cls(pid, page)
+        return cls(helper.start(titles, "Guard for %d", _guard, page), page)
 
     def watch(self, pgid):
         # One word written per job: this runs on the hot path of every spawn.
@@ -71,16 +63,9 @@ class Guard:
             pass
 
 
-def _guard(page, parent_pid, titles):
-    # Every signal is only recorded: stopping is the worker's call, and a TERM sent to every
-    # process (a platform's) must not end the guard while the worker still lives.
-    box = SignalBox()
-    box.install(HANDLED + (signal.SIGHUP,))
-    if child_mod._prctl is not None:
-        child_mod._prctl(child_mod._PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
-    titles.set("Guard for %d" % parent_pid)
+def _guard(box, parent_pid, page):
     # A SIGHUP from anyone else (a terminal's hangup) is recorded and ignored.
-    while os.getppid() == parent_pid and not _WORD.unpack_from(page, _BYE * _WORD.size)[0]:
+    while helper.parent_alive(parent_pid) and not _WORD.unpack_from(page, _BYE * _WORD.size)[0]:
         try:
             select.select((box,), (), ())
         except InterruptedError:

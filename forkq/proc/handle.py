@@ -1,22 +1,30 @@
 """The parent's handle on one child: spawn it, feed it jobs, read its reports, reap it, and say
-how it ended (wait status in words, peak RSS, CPU)."""
+how it ended (wait status in words, peak RSS, CPU).
+
+A child the fork server forked (Child.served) reports on the server's report socket, which
+its handle waits on (report_r) until the child has ended; its exit status, peak RSS and CPU
+come from the server once it has reaped the child; its pid is known as soon as the server has
+forked it (ForkServer.pid_of)."""
 import collections
 import os
-import signal
 import sys
 import time
 
-from forkq.proc import child, framing, timeouts
+from forkq.proc import child, framing, reap, timeouts
+
+_ours = set()  # pids of the children the worker forked itself and has not reaped: not strays
 
 
 class Child:
-    def __init__(self, pid, report_r, jobs_w, server=None):
-        self.pid = pid
+    def __init__(self, pid, report_r, jobs_w, server=None, number=None):
+        self._pid = pid
         self.report_r = report_r
         self.jobs_w = jobs_w
         self.server = server  # the fork server that forked it, or None (we did)
+        self.number = number  # its job's number at the fork server
         self.guard = None     # the guard that ends its group if the worker dies (we forked it)
-        self.buffer = bytearray()
+        self.fork_error = None  # the fork server could not fork it: why
+        self.reader = framing.Reader()
         self.reports = collections.deque()
         self.status = None
         self.maxrss_kb = None
@@ -28,7 +36,21 @@ class Child:
         self.held_event = None  # its last job's log line, said once the exit status is known
         self.exit_told = False  # a job's log line already said how it exited
         self.line_due = False   # its last job's line is still to come (and will say it)
-        os.set_blocking(report_r, False)
+        if server is None:
+            os.set_blocking(report_r, False)
+            _ours.add(pid)
+
+    @classmethod
+    def served(cls, server, message, class_name=""):
+        """Have the fork server fork a child for the job `message`. OSError if it cannot."""
+        return cls(None, server.reports.fileno(), None, server,
+                   server.spawn(message, class_name))
+
+    @property
+    def pid(self):
+        if self._pid is None and self.server is not None:
+            self._pid = self.server.pid_of(self.number)
+        return self._pid
 
     @classmethod
     def spawn(cls, job, ctx):
@@ -61,63 +83,70 @@ class Child:
 
     def send_job(self, message):
         try:
-            os.write(self.jobs_w, framing.frame(message))
+            os.write(self.jobs_w, framing.job_frame(message["queue"], message["raw"],
+                                                    message["at"]))
         except OSError:
             return False
         self.jobs_sent += 1
         return True
 
     def read(self):
-        """Take whatever the child has written; complete reports go to self.reports."""
-        while not self.eof:
-            try:
-                chunk = os.read(self.report_r, 65536)
-            except (BlockingIOError, InterruptedError):
-                break
-            if not chunk:
-                self.eof = True
-                break
-            self.buffer += chunk
-        if self.buffer:
-            try:
-                self.reports.extend(framing.unframe(self.buffer))
-            except ValueError:
-                self.buffer.clear()  # garbage on the pipe: the exit status will tell
+        """Take whatever the child has written; complete reports go to self.reports. A frame
+        that does not decode is skipped: the exit status will tell."""
+        if self.server is not None:
+            self.reports.extend(self.server.take_reports(self.number))
+            return
+        if not self.eof:
+            reports, self.eof = self.reader.read_fd(self.report_r)
+            self.reports.extend(reports)
 
     def exited(self):
-        """Reap the child if it has ended. Before reaping, its process group gets SIGKILL, so
-        no grandchild outlives the job (the zombie holds the group id until then). A child of
-        the fork server is reaped there; its exit arrives as an event."""
+        """Reap the child if it has ended (forkq.proc.reap: its group and whatever it left
+        behind are killed first). A child of the fork server is reaped there; its end arrives
+        as a frame. Once it is reaped, nothing more is awaited from its pipe: a grandchild may
+        hold the pipe open, and is dead by then anyway."""
         if self.status is not None:
             return True
         if self.server is not None:
-            self.server.poll()
-            ended = self.server.take_exit(self.pid)
-            if ended is None:
-                if not self.server.dead:
-                    return False
-                ended = (None, None, None)  # the server died: status unknown
-            self.status, self.maxrss_kb, self.cpu_seconds = ended
-            self.status = self.status if self.status is not None else -1
-            self.read()
-            return True
-        try:
-            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            info = True  # reaped elsewhere (PID 1 sweep); status is then unknown
-        if info is None:
+            return self._served_exit()
+        ended = reap.reap(self._pid, keep=_ours, before_wait=self._forget)
+        if ended is None:
             return False
-        timeouts.kill_group(self.pid, signal.SIGKILL)
+        self._forget(self._pid)  # also when it was reaped elsewhere (as PID 1)
+        _ours.discard(self._pid)
+        self.status, self.maxrss_kb, self.cpu_seconds = ended
+        if not self.eof:
+            reports, _eof = self.reader.read_fd(self.report_r)
+            self.reports.extend(reports)
+            self.eof = True
+        return True
+
+    def _forget(self, pid):
         if self.guard is not None:  # before the reap frees the pid for another process
-            self.guard.forget(self.pid)
-        try:
-            _pid, status, usage = os.wait4(self.pid, 0)
-            self.maxrss_kb = usage.ru_maxrss
-            self.cpu_seconds = round(usage.ru_utime + usage.ru_stime, 4)
-        except ChildProcessError:
-            status = -1
-        self.status = status
-        self.read()
+            self.guard.forget(pid)
+
+    def _served_exit(self):
+        server = self.server
+        server.poll()
+        ended = server.take(self.number)
+        if ended is None:
+            if not server.dead:
+                if self.pid is None and time.monotonic() - self.spawned > server.spawn_wait:
+                    server.kill()  # stuck: the job is recorded, the worker falls back
+                return False
+            ended = (None, -1, None, None)  # the server died: status unknown
+        if len(ended) == 1:
+            self.fork_error = ended[0]
+            ended = (None, -1, None, None)
+        pid, self.status, maxrss, cpu = ended
+        if pid:
+            self._pid = pid
+        self.maxrss_kb = maxrss or None
+        self.cpu_seconds = cpu if maxrss else None
+        if not server.dead:
+            self.read()  # it wrote before it exited: the datagram is there
+        server.forget(self.number)
+        self.eof = True  # the shared socket is no longer this child's to wait on
         return True
 
     def retire(self):
@@ -133,10 +162,11 @@ class Child:
 
     def close(self):
         self.retire()
-        try:
-            os.close(self.report_r)
-        except OSError:
-            pass
+        if self.server is None:
+            try:
+                os.close(self.report_r)
+            except OSError:
+                pass
 
     def exit_fields(self):
         """How it ended, for a log line: the wait status in words, peak RSS, CPU seconds."""

@@ -102,15 +102,22 @@ class Escalation:
     """The parent's plan to end one child: (optional wait) → TERM → KILL, to its process group.
 
     `reason` says why in the failure record ("timed out after 5 s", "worker shutting down
-    (SIGTERM)", "stopped by SIGUSR1").
+    (SIGTERM)", "stopped by SIGUSR1"). `pgid` is the child's pid, or a function that returns
+    it once known (a fork server's child may not have it yet: a due step then waits for it).
     """
+    PID_POLL = 0.05  # how often a due step looks again for a pid not known yet
 
     def __init__(self, pgid, reason, term_at, kill_after):
-        self.pgid = pgid
+        self._pgid = pgid
         self.reason = reason
         self.term_at = term_at
         self.kill_at = term_at + kill_after
+        self.kill_after = kill_after
         self.sent = []
+
+    @property
+    def pgid(self):
+        return self._pgid() if callable(self._pgid) else self._pgid
 
     @classmethod
     def start(cls, pgid, reason, wait, kill_after, now=None):
@@ -128,14 +135,22 @@ class Escalation:
         due = self.next_at()
         if due is None or now < due:
             return None
+        pgid = self.pgid
+        if not pgid:  # not forked yet: look again soon, the chain keeps its intervals
+            self.term_at = max(self.term_at, now + self.PID_POLL)
+            self.kill_at = max(self.kill_at, self.term_at + self.kill_after)
+            return None
         sig = signal.SIGKILL if signal.SIGTERM in self.sent else signal.SIGTERM
-        kill_group(self.pgid, sig)
+        kill_group(pgid, sig)
         self.sent.append(sig)
         return sig
 
 
 def kill_group(pgid, sig):
-    """Signal a child's whole process group (it and any grandchildren); gone is fine."""
+    """Signal a child's whole process group (it and any grandchildren); gone is fine, and so
+    is a child whose pid the fork server has not told yet (None)."""
+    if not pgid:
+        return False
     if sig == signal.SIGTERM:
         order_term(pgid)
     try:

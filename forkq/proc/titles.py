@@ -50,6 +50,8 @@ class Titles:
                                                   shown(class_name or "No Name")))
 
     def forked(self, pid, at):
+        if pid is None:  # the fork server has not forked it yet; it says when (its notice)
+            return
         self.set("Forked %d at %d" % (pid, at))
 
     def stopping(self, why):

@@ -5,6 +5,8 @@ and done in Redis in one atomic step that first checks the items are still the h
 delayed:<ts> list. Anyone who moved or removed one meanwhile (another scheduler, node-resque's
 LPOP, an operator) turns the batch into a no-op and the next batch is read afresh.
 """
+import os
+import socket
 import time
 
 from forkq import wire as resque_wire
@@ -79,6 +81,22 @@ class Mover:
             if time.monotonic() - started > MAX_SECONDS:
                 break
         return True, earliest, now, False
+
+
+def queue_now(sched, timestamps, now, default_queue=None):
+    """resque-web's Queue now for each of `timestamps` (`forkq delayed enqueue-now`, the
+    dashboard's button): every job at it goes to its queue at once, due or not, by the
+    scheduler's own atomic move; an item with no queue goes to failed, never dropped.
+    `sched` is a SchedulingAdmin. Returns [{"timestamp", "queued", "failed"}]."""
+    from forkq.log import EventLog
+    mover = Mover(None, "%s:%d" % (socket.gethostname(), os.getpid()), 100, default_queue,
+                  EventLog())
+    rows = []
+    for ts in timestamps:
+        moves = sched.enqueue_now(ts, lambda items: mover.plan(items, now))
+        rows.append({"timestamp": ts, "queued": sum(1 for m in moves if m[1]),
+                     "failed": sum(1 for m in moves if not m[1])})
+    return rows
 
 
 def _text(value):

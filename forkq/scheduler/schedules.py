@@ -138,3 +138,34 @@ def slots_due(schedule, first, now, window, cap=1000):
         count, last = count + 1, slot
         slot = schedule.next_after(slot)
     return count, last
+
+
+def listing(schedules, now):
+    """What `forkq schedule list` and the dashboard's Schedules tab show of each schedule, from
+    SchedulingAdmin.schedules() ({name: (raw JSON, last_enqueued_at)}) and Redis's `now`:
+    [{"name", "config", "last_enqueued_at", "next" (Ruby's Time#to_s) or None, and "when"
+    (cron or every, as text) or "error" (why it cannot fire)}]."""
+    rows = []
+    for name, (raw, last) in schedules.items():
+        row = {"name": _text(name), "last_enqueued_at": _text(last), "next": None}
+        try:
+            config = json.loads(raw)
+            row["config"] = config
+            parsed = Schedule(row["name"], raw)
+            # as the master counts: from the last fire (an `every` keeps its phase), or from
+            # now when it never fired or that fire's successor is already past
+            base = wire.parse_ruby_time(last) if last else None
+            nxt = parsed.next_after(base) if base is not None else None
+            if nxt is None or nxt < now:
+                nxt = parsed.next_after(now)
+            row["next"] = wire.ruby_time_to_s(nxt)
+            row["when"] = parsed.describe()
+        except (ValueError, ScheduleError) as exc:
+            row.setdefault("config", _text(raw))
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

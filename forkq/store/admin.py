@@ -3,8 +3,9 @@ show, for the CLI and the dashboard alike (forkq.cli, forkq.web)."""
 import json
 
 from forkq import wire
-from forkq.config import namespace_from_env, redact_url, redis_url_from_env
-from forkq.store.delayed_totals import delayed_totals
+from forkq.config import (lock_prefix_from_env, namespace_from_env, redact_url,
+                          redis_url_from_env)
+from forkq.store.delayed_totals import delayed_due, delayed_totals
 from forkq.store.failures import Failures
 
 
@@ -19,6 +20,7 @@ class Admin:
         self.keys = wire.Keys(namespace)
         self.failures = Failures(self.redis, self.keys)
         self.server = redact_url(redis_url)
+        self.lock_prefix = lock_prefix_from_env()
 
     def queues(self):
         names = sorted(q.decode("utf-8", "replace") for q in self.redis.smembers(self.keys.queues))
@@ -94,9 +96,13 @@ class Admin:
         schedules = self.keys.key("persistent_schedules")
         if self.redis.exists(schedules):
             out["scheduled"] = self.redis.hlen(schedules)
-        from forkq.store.scheduling_admin import SchedulingAdmin
-        out.update(SchedulingAdmin(self.redis, self.keys.prefix.rstrip(":")).overview(self.now()))
+        out.update(self.scheduling().overview(self.now()))
         return out
+
+    def scheduling(self):
+        """resque-scheduler's operator side (forkq delayed/schedule, the dashboard's tabs)."""
+        from forkq.store.scheduling_admin import SchedulingAdmin
+        return SchedulingAdmin(self.redis, self.keys.prefix.rstrip(":"), self.lock_prefix)
 
     # --- pages of lists, keys and the scheduler's numbers (forkq web, forkq metrics) ----------
 
@@ -144,20 +150,37 @@ class Admin:
     def namespace_keys(self):
         """Every key of the namespace, sorted, as {"key" (without the namespace), "type",
         "size"} (SCAN, then TYPE and the size command of each type, pipelined)."""
+        return self.describe_keys(self.namespace_key_names())
+
+    def namespace_key_names(self):
+        """Every key of the namespace (full names), sorted: SCAN only, so a page of keys
+        asks TYPE and size of its own hundred (describe_keys), not of every key."""
+        from forkq.store.scripts import load
+        step = self.redis.register_script(load("scan_names"))
+        names, cursor = set(), 0
+        while True:
+            reply = step(args=[cursor, self.keys.all_pattern(), 5000])
+            cursor = int(reply[0])
+            if reply[1]:
+                names.update(reply[1].split(b"\n"))
+            names.update(reply[2:])
+            if not cursor:
+                return sorted(name.decode("utf-8", "replace") for name in names)
+
+    def describe_keys(self, names):
+        """[{"key" (without the namespace), "type", "size"}] of full key `names`."""
         prefix = self.keys.prefix
-        names = sorted({k.decode("utf-8", "replace")
-                        for k in self.redis.scan_iter(match=self.keys.all_pattern(), count=1000)})
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.type(name)
-        types = [_text(t) for t in pipe.execute()]
+        types = [_text(t) for t in pipe.execute()] if names else []
         pipe = self.redis.pipeline(transaction=False)
         for name, kind in zip(names, types):
             if kind in SIZES:
                 getattr(pipe, SIZES[kind])(name)
             else:
                 pipe.exists(name)
-        sizes = pipe.execute()
+        sizes = pipe.execute() if names else []
         return [{"key": name[len(prefix):], "type": kind,
                  "size": size if kind in SIZES else None}
                 for name, kind, size in zip(names, types, sizes)]
@@ -196,29 +219,16 @@ class Admin:
     def delayed_due(self, now):
         """resque-scheduler's due backlog: {"due": delayed jobs whose time is <= now, "lag":
         seconds the oldest due one is late, 0 when none is}. (All delayed jobs: scheduler().)
-        Read 1,000 timestamps at a time, as delayed_totals reads the whole schedule."""
-        due = lag = offset = 0
-        while True:
-            batch = self.redis.zrangebyscore(self.keys.delayed_schedule, "-inf", now,
-                                             start=offset, num=1000, withscores=True)
-            if not batch:
-                return {"due": due, "lag": lag}
-            if not offset:
-                lag = max(0, now - batch[0][1])
-            pipe = self.redis.pipeline(transaction=False)
-            for member, _score in batch:
-                pipe.llen(self.keys.prefix.encode() + b"delayed:" + member)
-            due += sum(pipe.execute())
-            offset += len(batch)
-            if len(batch) < 1000:
-                return {"due": due, "lag": lag}
+        Summed in Redis a batch of timestamps at a time, as delayed_totals sums the schedule."""
+        jobs, _stamps, first = delayed_due(self.redis, self.keys, now)
+        return {"due": jobs, "lag": max(0, now - first) if first is not None else 0}
 
     def scheduler_master(self):
         """Who holds resque-scheduler's master lock ("host:pid"), or None. Its key is
         namespaced twice (contract §12): resque:resque:resque_scheduler_master_lock."""
-        namespace = self.keys.prefix.rstrip(":")
-        value = self.redis.get(self.keys.key(namespace + ":resque_scheduler_master_lock"))
-        return _text(value)
+        from forkq.wire.scheduler import master_lock_key
+        return _text(self.redis.get(master_lock_key(self.keys.prefix.rstrip(":"),
+                                                    self.lock_prefix)))
 
 
 def _text(value):

@@ -1,27 +1,35 @@
 """Counting resque-scheduler's delayed jobs without loading the schedule (contract §12)."""
+from forkq.store.scripts import load
 
-
-DELAYED_BATCH = 1000  # delayed_queue_schedule members per ZRANGE call and per LLEN pipeline
+DELAYED_BATCH = 2000  # delayed_queue_schedule members per script call
+_COUNT = load("delayed_count")
 
 
 def delayed_totals(redis, keys):
     """(delayed jobs, timestamps) of resque-scheduler's schedule: the LLEN of every
     delayed:<ts> a member of delayed_queue_schedule names, and how many members there are.
-    Read in batches by rank, so a schedule of millions never sits in memory at once nor
-    blocks Redis in one call (and, unlike ZSCAN, never counts a member twice)."""
+    Summed in Redis a batch of members by rank at a time (delayed_count.lua), so a schedule
+    of millions never sits in memory nor blocks Redis in one call (and, unlike ZSCAN, never
+    counts a member twice)."""
+    jobs, stamps, _first = _count(redis, keys, "")
+    return jobs, stamps
+
+
+def delayed_due(redis, keys, now):
+    """(jobs, timestamps, first due <ts> or None) of the timestamps due by `now`."""
+    return _count(redis, keys, "%d" % now)
+
+
+def _count(redis, keys, max_score):
+    script = redis.register_script(_COUNT)
     jobs = stamps = 0
+    first = None
     while True:
-        batch = redis.zrange(keys.delayed_schedule, stamps, stamps + DELAYED_BATCH - 1)
-        if not batch:
-            return jobs, stamps
-        jobs += _delayed_lengths(redis, keys, batch)
-        stamps += len(batch)
-        if len(batch) < DELAYED_BATCH:
-            return jobs, stamps
-
-
-def _delayed_lengths(redis, keys, members):
-    pipe = redis.pipeline(transaction=False)
-    for member in members:  # the member is the <ts> of delayed:<ts>, byte for byte
-        pipe.llen(keys.prefix.encode() + b"delayed:" + member)
-    return sum(pipe.execute())
+        read, found, head = script(keys=[keys.delayed_schedule],
+                                   args=[keys.prefix, max_score, stamps, DELAYED_BATCH])
+        if first is None and head not in (b"", ""):
+            first = float(head)
+        jobs += found
+        stamps += read
+        if read < DELAYED_BATCH:
+            return jobs, stamps, first

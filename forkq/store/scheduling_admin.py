@@ -19,14 +19,38 @@ class SchedulingAdmin:
     # -- delayed jobs (resque-web's Delayed tab) ----------------------------------------------
     def timestamps(self, start=0, count=20):
         """[(ts, job count, first item)] in time order, from rank `start`."""
-        members = self.redis.zrange(self.keys.schedule, start, start + count - 1)
+        return self._heads(self.redis.zrange(self.keys.schedule, start, start + count - 1))
+
+    def delayed_page(self, start=0, count=20):
+        """(timestamps on the schedule, [(ts, job count, first item)] from rank `start`): a
+        page of resque-web's Delayed tab in two round trips, whatever the schedule's size."""
         pipe = self.redis.pipeline(transaction=False)
+        pipe.zcard(self.keys.schedule)
+        pipe.zrange(self.keys.schedule, start, start + count - 1)
+        total, members = pipe.execute()
+        return total, self._heads(members)
+
+    def _heads(self, members):
+        pipe = self.redis.pipeline(transaction=False)
+        stamps = []
         for member in members:
+            try:
+                stamps.append(int(member))
+            except ValueError:  # a member someone else wrote that is not a number
+                continue
             key = self.keys.prefix.encode() + b"delayed:" + member
             pipe.llen(key)
             pipe.lindex(key, 0)
-        replies = pipe.execute()
-        return [(int(m), replies[2 * i], replies[2 * i + 1]) for i, m in enumerate(members)]
+        replies = pipe.execute() if stamps else []
+        return [(ts, replies[2 * i], replies[2 * i + 1]) for i, ts in enumerate(stamps)]
+
+    def timestamp_page(self, ts, start=0, count=20):
+        """(jobs at `ts`, [(position, raw item)] from `start`), one LLEN and one LRANGE."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.delayed(ts))
+        pipe.lrange(self.keys.delayed(ts), start, start + count - 1)
+        size, raws = pipe.execute()
+        return size, list(enumerate(raws, start))
 
     def schedule_size(self):
         return self.redis.zcard(self.keys.schedule)
@@ -81,6 +105,10 @@ class SchedulingAdmin:
         names = sorted(raws)
         lasts = self.redis.hmget(self.keys.last_enqueued_at, names) if names else []
         return {n: (raws[n], last) for n, last in zip(names, lasts)}
+
+    def schedule_config(self, name):
+        """The raw JSON of one persistent schedule, or None."""
+        return self.redis.hget(self.keys.persistent_schedules, name)
 
     def set_schedules(self, configs):
         """set_schedule with persist: HSET persistent_schedules name JSON (caller's key order,

@@ -15,7 +15,9 @@ atomic.
   clear_failed  Clear of the entries a page showed, only if the newest of them is unchanged;
   filter_failed the entries of one chunk of `failed` that hold given bytes (a filtered page);
   effects    (included by cycle and release) what a record does for retries and unique jobs;
-  job_start, unique_push  a retrying or unique job's start, a unique job's enqueue.
+  job_start, unique_push  a retrying or unique job's start, a unique job's enqueue;
+  delayed_count the delayed jobs at a batch of timestamps, summed in Redis;
+  scan_names    one SCAN step's key names as one string (the dashboard's keys page).
 
 lib.lua holds the helpers (JSON quoting as Ruby writes it, strict-JSON and UTF-8 checks, byte
 order sorting) that a script asks for by starting with `--! lib`.

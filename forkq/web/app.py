@@ -15,13 +15,14 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
-from forkq.web import actions, metrics, present, security, views
+from forkq.web import actions, metrics, present, scheduled, security, views
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATIC = os.path.join(HERE, "static")
 
 TABS = (("overview", "Overview"), ("working", "Working"), ("failed", "Failed"),
-        ("queues", "Queues"), ("workers", "Workers"), ("stats", "Stats"))
+        ("queues", "Queues"), ("workers", "Workers"), ("stats", "Stats"),
+        ("schedules", "Schedules"), ("delayed", "Delayed"))
 
 GET = ["GET", "HEAD"]
 ROUTES = [Rule(path, endpoint=name, methods=GET) for path, name in (
@@ -29,13 +30,17 @@ ROUTES = [Rule(path, endpoint=name, methods=GET) for path, name in (
     ("/failed/<int:index>", "failed_one"), ("/queues", "queues"), ("/queue", "queue"),
     ("/workers", "workers"), ("/worker", "worker"), ("/stats", "stats"),
     ("/stats/redis", "stats_redis"), ("/stats/keys", "stats_keys"), ("/stats/key", "stats_key"),
-    ("/metrics", "metrics"), ("/static/<name>", "static"))]
+    ("/metrics", "metrics"), ("/static/<name>", "static"), ("/delayed", "delayed"),
+    ("/delayed/<int:ts>", "delayed_one"), ("/schedules", "schedules"))]
 QUERY_ONLY = {rule.endpoint for rule in ROUTES if "<" not in rule.rule}
 ROUTES += [Rule(path, endpoint=name, methods=["POST"]) for path, name in (
     ("/failed/<int:index>/retry", "failed_retry"), ("/failed/<int:index>/remove",
                                                      "failed_remove"),
     ("/failed/retry-all", "failed_retry_all"), ("/failed/clear", "failed_clear"),
-    ("/failed/clear-retried", "failed_clear_retried"), ("/queue/remove", "queue_remove"))]
+    ("/failed/clear-retried", "failed_clear_retried"), ("/queue/remove", "queue_remove"),
+    ("/delayed/<int:ts>/remove", "delayed_remove"),
+    ("/delayed/<int:ts>/enqueue-now", "delayed_enqueue_now"), ("/delayed/clear", "delayed_clear"),
+    ("/schedules/remove", "schedule_remove"), ("/schedules/enqueue-now", "schedule_enqueue_now"))]
 
 
 class Dashboard:
@@ -90,8 +95,10 @@ class Dashboard:
             refusal = security.csrf_refusal(request)
             if refusal:
                 return self.error(request, 403, refusal)
-            return getattr(actions, endpoint)(self, request, **values)
-        page = getattr(views, endpoint)(self, request, **values)
+            action = getattr(actions, endpoint, None) or getattr(scheduled, endpoint)
+            return action(self, request, **values)
+        view = getattr(views, endpoint, None) or getattr(scheduled, endpoint)
+        page = view(self, request, **values)
         if request.args.get("partial") and page.live:
             return self.render(request, "live/%s.html" % page.live, page.context)
         return self.render(request, page.template, page.context)

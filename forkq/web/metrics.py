@@ -97,6 +97,8 @@ class ForkqCollector:
         yield _gauge("forkq_scheduler_lag_seconds", "How long the oldest due delayed job has "
                                                     "waited past its time (0: none due)",
                      scheduled["lag"])
+        yield _gauge("forkq_schedules", "Recurring schedules (resque-scheduler's "
+                                        "persistent_schedules)", stats.get("scheduled", 0))
         master = GaugeMetricFamily("forkq_scheduler_master",
                                    "1 for the scheduler holding the master lock",
                                    labels=["holder"])

@@ -40,6 +40,8 @@ class Outcome:
     @classmethod
     def from_exit(cls, child, elapsed, escalation):
         """The child ended without a report: say what the parent saw, in words."""
+        if getattr(child, "fork_error", None):  # the fork server could not fork: put it back
+            return cls(False, requeue=True, error=child.fork_error)
         known = child.status is not None and child.status >= 0
         words = timeouts.describe_status(child.status) if known else (
             "ended with its fork server (status unknown)" if child.server is not None
@@ -49,7 +51,8 @@ class Outcome:
             words += " (%s)" % CHILD_CODES[code].name
         if escalation is None and code == ExitCode.OK:
             words += " without reporting a result"
-        text = "Child process %d %s after %.1f s" % (child.pid, words, elapsed)
+        text = "Child process %s %s after %.1f s" % (child.pid or "(never forked)", words,
+                                                      elapsed)
         if child.peak_rss_mb is not None:
             text += ", peak RSS %s MB" % child.peak_rss_mb
         if escalation is not None:

@@ -149,11 +149,13 @@ class Supervision:
         acts sooner replaces the current one."""
         if self.child.status is not None:
             return
-        plan = timeouts.Escalation.start(self.child.pid, reason, wait,
+        child = self.child  # a fork server's child may not have its pid yet: asked when due
+        plan = timeouts.Escalation.start(lambda: child.pid, reason, wait,
                                          self.config.term_timeout)
         if self.escalation is None or (plan.next_at() or 0) < (self.escalation.next_at() or 0):
             self.escalation = plan
-            log.event("warning", "ending child %d: %s" % (self.child.pid, reason))
+            log.event("warning", "ending child %s: %s" % (self.child.pid or "(not forked yet)",
+                                                          reason))
 
     def check_rss(self, log):
         try:

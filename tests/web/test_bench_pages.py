@@ -15,5 +15,5 @@ def test_the_page_benchmark_runs_every_page(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(out.read_text())
-    assert figures["failed"] == 200 and len(figures["http"]) == len(figures["in_process"]) == 18
+    assert figures["failed"] == 200 and len(figures["http"]) == len(figures["in_process"]) == 22
     assert all(m["median_ms"] > 0 for m in figures["http"].values())

@@ -326,3 +326,30 @@ def test_workers_of_several_hosts_are_grouped_by_host(client, r):
     groups = re.findall(r'<tr class="host"><th colspan="10">([^<]+)</th>', html)
     assert groups == ["a-host", "b-host"]
     assert html.index("a-host:3:q") < html.index("b-host</th>") < html.index("b-host:2:q")
+
+
+def test_a_filtered_page_reads_at_most_its_budget_then_offers_to_keep_looking(client, r):
+    from forkq.web.views import FILTER_BUDGET
+    total = FILTER_BUDGET + 5000
+    entry = failure(queue="common")
+    for start in range(0, total, 5000):
+        r.rpush("resque:failed", *[entry] * 5000)
+    html = client.get("/failed?queue=nosuch").get_data(as_text=True)
+    assert "No matches in the entries from #%d down to #%d." % (total - 1, 5000) in html
+    assert 'href="/failed?queue=nosuch&amp;before=5000" rel="next"' in html
+    rest = client.get("/failed?queue=nosuch&before=5000").get_data(as_text=True)
+    assert 'rel="next"' not in rest and "No entries here." in rest
+
+
+def test_the_keys_page_lists_every_name_exactly_even_one_with_a_newline(client, r):
+    r.set("resque:odd\nname", "x")
+    r.set(b"resque:bad\xffbytes", "y")
+    r.rpush("resque:queue:a", "1")
+    for i in range(250):
+        r.set("resque:k%03d" % i, i)
+    r.set("other:not-ours", 1)
+    names = client.application.admin.namespace_key_names()  # SCAN's names, one reply a step
+    assert len(names) == 253 and "resque:odd\nname" in names and "resque:bad\ufffdbytes" in names
+    assert names == sorted(names) and not any(n.startswith("other:") for n in names)
+    page3 = client.get("/stats/keys?page=3").get_data(as_text=True)
+    assert "page 3 of 3" in page3 and "k248" in page3 and "odd\nname" in page3
