@@ -62,10 +62,11 @@ def _exe(pid):
 
 class Tree:
     """A worker and its descendants. Job children are forks of the worker: the same program.
-    Helpers that outlive jobs (forkq's fork server, recognised by its title) and other programs
-    run at start-up (rq runs `file -b python`) are followed but not counted as job children."""
+    Helpers that outlive jobs (forkq's fork server and guard: the worker's children with their
+    titles) and other programs run at start-up (rq runs `file -b python`) are followed but not
+    counted as job children."""
 
-    HELPER_TITLES = (b"Fork server",)
+    HELPER_TITLES = (b"Fork server", b"Guard for")
 
     def __init__(self):
         self.last = _last_pid()  # taken before the worker starts, so no child is missed
@@ -105,7 +106,10 @@ class Tree:
             exe = _exe(pid)
             if exe is None:                # exiting: its memory is being torn down
                 continue
-            if any(t in title for t in self.HELPER_TITLES) or exe != self.exe:
+            # a helper is the worker's own child; a job child that still shows the fork
+            # server's title for a moment after the fork is the server's child, not a helper
+            helper = _ppid(pid) == self.root and any(t in title for t in self.HELPER_TITLES)
+            if helper or exe != self.exe:
                 self.helpers.add(pid)
                 self.peak.pop(pid, None)   # seen before it had set its title
                 self.uss.pop(pid, None)
