@@ -13,6 +13,9 @@ def default_queue(name):
 
 
 def attach(worker):
-    """A Scheduler on the worker's own connection, logging as the worker does."""
-    return Scheduler(worker.store.redis, worker.config, worker.log, default_queue,
+    """A Scheduler on the connection of the worker's ticks (heartbeat, prune), whose waits
+    are bounded by the loop's next deadline: a stalled Redis must not hold the loop in a
+    scheduler tick. A move whose reply is lost is safe to try again (it acts only on the items
+    it read, under the lock). Logs as the worker does."""
+    return Scheduler(worker.beat.store.redis, worker.config, worker.log, default_queue,
                      worker_id=worker.id)

@@ -65,13 +65,19 @@ if isinstance(_NOREPLICAS, type):
     RECONNECT += (_NOREPLICAS,)
 
 
+WORKER_REPLY_WAIT = 3.0  # seconds; a cycle takes milliseconds even with thousands of queues
+
+
 def _options(purpose):
     if purpose == "worker":
         # bytes in and out (payloads may be invalid UTF-8), bounded waits so a cut connection
         # raises instead of hanging, keepalive for idle sockets, and no automatic retries:
         # redis-py (8.x) re-sends a command whose reply was lost, which would run a cycle
-        # script twice. The worker's ledger sorts out a lost reply from its claim.
-        return dict(socket_timeout=30, socket_connect_timeout=5, socket_keepalive=True,
+        # script twice. The worker's ledger sorts out a lost reply from its claim, and a late
+        # request is fenced (cycle.lua), so giving up on a reply is safe: the wait is short, so
+        # a stalled Redis holds the loop (and a TERM to an idle worker) for seconds at most.
+        return dict(socket_timeout=WORKER_REPLY_WAIT, socket_connect_timeout=5,
+                    socket_keepalive=True,
                     health_check_interval=0, retry=Retry(NoBackoff(), 0),
                     retry_on_timeout=False)
     if purpose == "admin":  # an operator's command: answer or fail within seconds

@@ -87,3 +87,25 @@ def test_term_acts_within_seconds_while_redis_stalls(stalling, r, url, spawn_wor
     assert failure["exception"] == "Resque::DirtyExit" and "SIGTERM" in failure["error"]
     assert not client.sismember("resque:workers", wid)
     client.close()
+
+
+def test_an_idle_worker_acts_on_term_while_its_reserve_waits_on_a_stalled_redis(
+        stalling, r, url, spawn_worker):
+    # Idle with a 0.2 s poll, the worker is in a record-and-reserve round trip when the stall
+    # begins. That call's wait is bounded too (a late reply is fenced, so giving up on it is
+    # safe): TERM is acted on within seconds, not when Redis answers.
+    client = stalling.client()
+    worker = start(spawn_worker, stalling, url)
+    wid = registered_id(client, worker.pid)
+    thread = stall(stalling)
+    time.sleep(1.0)  # a reserve is now waiting on the stalled server
+    sent = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    wait_until(lambda: "received SIGTERM" in worker.log, timeout=STALL - 3,
+               message="TERM acted on during the stall\n" + worker.log[-2000:])
+    assert time.monotonic() - sent < 6.0, "TERM waited for Redis"  # before: ~14 s
+    thread.join(STALL + 5)
+    assert worker.wait(30) == 0
+    wait_until(lambda: not client.sismember("resque:workers", wid), timeout=15,
+               message="the worker unregistered once Redis answered, or was pruned")
+    client.close()
