@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from webkit import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, IN_CI
+from webkit import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, IN_CI, WebProcess
 
 
 @pytest.fixture
@@ -52,3 +52,18 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def web(redis_server):
+    """`forkq web` as a real process, for the browser (one a test module)."""
+    server = WebProcess(redis_server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def web_read_only(redis_server):
+    server = WebProcess(redis_server.url, "--read-only")
+    yield server
+    server.stop()

@@ -17,20 +17,6 @@ HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=
 
 
 @pytest.fixture(scope="module")
-def web(redis_server):
-    server = WebProcess(redis_server.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def web_read_only(redis_server):
-    server = WebProcess(redis_server.url, "--read-only")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def web_auth(redis_server):
     server = WebProcess(redis_server.url, env={"FORKQ_WEB_AUTH": "ops:corr3ct horse"})
     yield server

@@ -4,27 +4,12 @@ real `forkq work`; Remove takes off what it says; read-only shows no button; a h
 delayed item or schedule shows as text and runs nothing. One browser for the module."""
 import json
 
-import pytest
 from selenium.webdriver.common.by import By
 
 from harness import pop
 from test_browser import click, notice, status
 from test_scheduled_pages import HOSTILE, LOCK, delay, job, schedule
-from webkit import WebProcess, screenshot
-
-
-@pytest.fixture(scope="module")
-def web(redis_server):
-    server = WebProcess(redis_server.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def web_read_only(redis_server):
-    server = WebProcess(redis_server.url, "--read-only")
-    yield server
-    server.stop()
+from webkit import screenshot
 
 
 def test_queue_now_clicked_in_the_page_is_performed_by_a_real_worker(browser, web, r,
