@@ -68,7 +68,7 @@ def test_redact_url_hides_every_credential(url):
 
 
 def test_redact_url_keeps_what_is_not_a_secret():
-    assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+    assert redact_url("redis://db.internal:6380/0") == "redis://db.internal:6380/0"
     assert redact_url("unix:///run/redis.sock?db=3") == "unix:///run/redis.sock?db=3"
     assert redact_url("redis://u:p@h:1/2?db=2&password=x") == "redis://u:***@h:1/2?db=2&password=***"
 
