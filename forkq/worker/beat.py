@@ -26,7 +26,7 @@ class Beat:
         self.next_at = 0.0
         # A request whose reply we stopped waiting for may still run in Redis, even after a
         # later command on the main connection (Redis serves sockets in fd order): the way
-        # out releases us once more when there was one (Worker.unregister).
+        # out releases us once more when there was one (Stopping.unregister).
         self.abandoned = False
         self.stamp = pidstart.stamp(os.getpid())  # liveness by kernel start time, not clocks
         self.sight = prune.Sight(config.heartbeat_interval)  # may heartbeat age be judged?

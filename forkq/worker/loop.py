@@ -10,7 +10,7 @@ does what its state asks:
   supervising  a child runs the job; its report or its end is the job's outcome
   retiring     children let go after the queues ran dry are waited for (bounded)
   idle         until the interval is over, a job is announced, or a signal changes things
-  leaving      the loop is over; the way out (work) writes what is left and unregisters
+  leaving      the loop is over; the way out (stopping) writes what is left and unregisters
 
 The parent never runs job code; every job ends in exactly one record (worker.ledger)."""
 import gc
@@ -29,7 +29,6 @@ from forkq.proc import child as child_mod
 from forkq.proc import timeouts
 from forkq.proc.children import Children
 from forkq.proc.signals import SignalBox
-from forkq.proc.signals import name as signal_name
 from forkq.proc.titles import Titles
 from forkq.store.client import REDIS_DOWN
 from forkq.store.plan import PAUSED, Idle, QueuePlan, Reserved
@@ -41,6 +40,7 @@ from forkq.worker import safely
 from forkq.worker.ledger import Ledger
 from forkq.worker.record import Pending
 from forkq.worker.retries import Retries
+from forkq.worker.stopping import Stopping
 from forkq.worker.supervision import Starter, Supervision
 
 STARTING, RESERVING, BEGINNING, SUPERVISING, RETIRING, IDLE, LEAVING = (
@@ -63,9 +63,7 @@ class Worker:
         self.waker = None
         self.started = wire.started_at(time.time())
         self.registered = False
-        self.paused = False
-        self.stopping = None          # None, "graceful" or "now"
-        self.stop_reason = None
+        self.stopping = Stopping(self)  # a stop asked for, and why; paused or not
         self.job = None               # the job a child runs now (supervision.Supervision)
         self.fork_note = fork_note    # why the fork server is not used, said at startup
         self.ledger = Ledger(self.store, self.id, self.log, config, pause=self.pause)
@@ -110,15 +108,7 @@ class Worker:
                            traceback=traceback.format_exc())
             code = ExitCode.SOFTWARE
         finally:
-            # Each step runs whatever an earlier one raised (clean_up): a bug in one must not
-            # leave our keys (and the job's record) to the next prune, nor change the code.
-            def log_exit():
-                self.log.event("exit", "worker stopped", code=int(code), reason=self.stop_reason)
-            for step in (self.children.end_current, self.retire_children,
-                         self.children.stop_server, self.ledger.flush, self.unregister,
-                         self.release_scheduler, self.run_exit_hooks, log_exit,
-                         self.beat.close, self.signals.restore):
-                safely.clean_up(self.log, step)
+            self.stopping.leave(code)
         return code
 
     def startup(self):
@@ -141,7 +131,7 @@ class Worker:
     def step(self):
         """Act on the state: each state is the method of its name."""
         if self.state is RESERVING or self.state is STARTING or self.state is BEGINNING:
-            self.check_stop()
+            self.stopping.check()
         getattr(self, self.state)()
 
     # -- starting ---------------------------------------------------------------------------------
@@ -168,11 +158,11 @@ class Worker:
 
     # -- reserving and recording: one round trip per job ---------------------------------------
     def reserving(self):
-        reserve = self.stopping is None and not self.paused
+        reserve = self.stopping.mode is None and not self.stopping.paused
         found = self.calls.attempt(self.ledger.cycle, self.plan if reserve else None)
         if found is FAILED:
             return
-        if self.stopping is not None:
+        if self.stopping.mode is not None:
             if isinstance(found, Reserved):  # a stop came while reserving: put it back
                 self.calls.attempt(self.ledger.unclaim, found)
             self.state = LEAVING
@@ -190,13 +180,6 @@ class Worker:
     def on_redis_back(self):
         if self.registered:
             self.beat.next_at = 0.0  # re-register (if our keys vanished) right away
-
-    def check_stop(self):
-        """A stop asked for while Redis is away ends the wait rather than the worker hanging
-        on: what is left is recorded on the way out, or by the next prune."""
-        if self.calls.down and (self.stopping == "now" or
-                                  (self.stopping and self.children.current is None)):
-            raise Stop()
 
     # -- one job ------------------------------------------------------------------------------------
     def start_job(self, reserved):
@@ -227,57 +210,20 @@ class Worker:
         if outcome is not None:
             self.job = None
             self.ledger.hold(job.record(
-                outcome, self.stopping == "now" and self.config.requeue_on_shutdown,
+                outcome, self.stopping.mode == "now" and self.config.requeue_on_shutdown,
                 lambda done: self.starter.settle(job.job, done, job.rules)))
             if job.child_done(self.config.jobs_per_child):
                 self.children.let_go(job.child)
             self.state = RESERVING
 
-    def escalate(self, reason, wait):
-        if self.job is not None:
-            self.job.escalate(reason, wait, self.log)
-
     # -- signals: the handlers only recorded them; here they are acted on -------------------------
     def take_signals(self):
         self.children.poll_server()
-        chld = False
-        for sig in self.signals.take():
-            if sig == signal.SIGCHLD:
-                chld = True
-                continue
-            name = signal_name(sig)
-            self.log.event("signal", "received %s" % name)
-            if sig == signal.SIGQUIT or (sig == signal.SIGTERM and self.config.graceful_term):
-                self.stop("graceful", name)
-            elif sig in (signal.SIGTERM, signal.SIGINT):
-                self.stop("now", name)
-            elif sig == signal.SIGUSR1:
-                self.escalate("stopped by SIGUSR1", 0)
-            elif sig == signal.SIGUSR2 and not self.paused:
-                safely.run_hooks(self.log, "before_pause", self)
-                self.paused = True
-                self.log.event("paused", "paused by SIGUSR2")
-            elif sig == signal.SIGCONT and self.paused:
-                self.paused = False
-                safely.run_hooks(self.log, "after_pause", self)
-                self.log.event("resumed", "resumed by SIGCONT")
-        self.children.after_signals(chld, self.pid == 1)
-
-    def stop(self, mode, reason):
-        first = self.stopping is None
-        if mode == "now" or reason == "SIGTERM":
-            # A TERM may be the platform's, sent to every process (with --graceful-term too):
-            # the parent decides the job's time. After QUIT, a TERM sent to the child alone
-            # is the operator's and must still end it.
-            timeouts.parent_stopping()
-        if first or (mode == "now" and self.stopping == "graceful"):
-            self.stopping = mode
-            self.stop_reason = reason
-            self.titles.stopping(reason)
-        if first:
-            safely.run_hooks(self.log, "shutdown")
-        if mode == "now":
-            self.escalate("worker shutting down (%s)" % reason, self.config.shutdown_timeout)
+        taken = self.signals.take()
+        for sig in taken:
+            if sig != signal.SIGCHLD:  # children are reaped below, once a pass
+                self.stopping.on_signal(sig)
+        self.children.after_signals(signal.SIGCHLD in taken, self.pid == 1)
 
     # -- idle and retiring -------------------------------------------------------------------------
     def enter_idle(self):
@@ -285,23 +231,23 @@ class Worker:
             self.was_working = False
             safely.run_hooks(self.log, "queue_empty")
         if self.config.draining:
-            self.stop("graceful", "burst: queues empty")
+            self.stopping.stop("graceful", "burst: queues empty")
             self.state = LEAVING
             return
         found = self.idle_found
-        if self.paused or found is PAUSED:
+        if self.stopping.paused or found is PAUSED:
             self.titles.paused()
         else:
             self.titles.waiting(found.queues if isinstance(found, Idle) else
                                 self.config.queues)
         self.state = IDLE
         self.until = time.monotonic() + self.config.interval
-        self.idle_paused = self.paused
+        self.idle_paused = self.stopping.paused
         if self.waker is not None and self.waker.pending():
             self.state = RESERVING
 
     def idle(self):
-        if self.stopping is not None or self.paused != self.idle_paused or \
+        if self.stopping.mode is not None or self.stopping.paused != self.idle_paused or \
                 time.monotonic() >= self.until or \
                 (self.waker is not None and self.waker.pending()):
             self.state = RESERVING
@@ -379,16 +325,3 @@ class Worker:
             self.beat.tick(now, self.next_deadline(time.monotonic()), register=True)
         if self.scheduler is not None:
             self.scheduler.tick()
-
-    # -- the way out --------------------------------------------------------------------------------
-    def unregister(self):
-        if self.waker is not None:
-            self.waker.close()
-        self.ledger.unregister(self.registered, self.stop_reason, again=self.beat.abandoned)
-
-    def release_scheduler(self):
-        if self.scheduler is not None:
-            self.scheduler.release()
-
-    def run_exit_hooks(self):
-        safely.run_hooks(self.log, "worker_exit")

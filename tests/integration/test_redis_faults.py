@@ -338,7 +338,7 @@ def retry(worker, op, *args):
         worker.delays.append(worker.calls.retry_in)
         worker.on_wait()
         worker.calls.not_before = 0.0
-        worker.check_stop()
+        worker.stopping.check()
 
 
 def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
@@ -364,16 +364,16 @@ def test_backoff_doubles_from_a_tenth_of_a_second_to_a_ten_second_cap(url):
     stops = iter([None, None, "now"])
 
     def on_wait():
-        worker.stopping = next(stops)
+        worker.stopping.mode = next(stops)
 
     worker.on_wait = on_wait
-    worker.stopping = None
+    worker.stopping.mode = None
     with pytest.raises(Exception) as raised:
         retry(worker, op, 1)
     assert type(raised.value).__name__ == "Stop"
     assert delays == pytest.approx([0.1, 0.2, 0.4])
     # Anything but Redis being unreachable is not retried: a bug must not loop forever.
-    worker.stopping = None
+    worker.stopping.mode = None
     with pytest.raises(redis.ResponseError):
         retry(worker, lambda: (_ for _ in ()).throw(redis.ResponseError("ERR bug")))
 

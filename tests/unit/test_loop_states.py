@@ -211,7 +211,8 @@ def test_a_job_that_never_reports_gets_term_at_its_deadline_then_kill(monkeypatc
     assert pending.outcome.error.startswith("timed out after 2 s: Child process 4242 killed by "
                                             "SIGKILL")
     assert h.ledger.cycles == [True, True]  # the reserve, then the record with the next one
-    assert h.worker.stopping == "graceful" and h.worker.stop_reason == "burst: queues empty"
+    assert h.worker.stopping.mode == "graceful"
+    assert h.worker.stopping.reason == "burst: queues empty"
 
 
 def test_term_during_a_job_gives_it_the_shutdown_timeout_then_records_it(monkeypatch):
