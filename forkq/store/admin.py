@@ -155,11 +155,12 @@ class Admin:
     def namespace_key_names(self):
         """Every key of the namespace (full names), sorted: SCAN only, so a page of keys
         asks TYPE and size of its own hundred (describe_keys), not of every key."""
-        from forkq.store.scripts import load
+        from forkq.store.scripts import argv, load
         step = self.redis.register_script(load("scan_names"))
         names, cursor = set(), 0
         while True:
-            reply = step(args=[cursor, self.keys.all_pattern(), 5000])
+            reply = step(args=argv("scan_names", cursor=cursor, pattern=self.keys.all_pattern(),
+                                   count=5000))
             cursor = int(reply[0])
             if reply[1]:
                 names.update(reply[1].split(b"\n"))

@@ -5,7 +5,7 @@ rules (the exact bytes of the {"class","args","queue"} item through timestamps:<
 import collections
 
 from forkq.store.delayed_totals import delayed_totals
-from forkq.store.scripts import load
+from forkq.store.scripts import argv, load
 from forkq.wire import Keys
 from forkq.wire import scheduler as wire
 
@@ -35,8 +35,9 @@ class Delayed:
         item = wire.delayed_item(class_name, args, queue)
         payload = wire.encode({"class": class_name, "args": list(args)})
         mode, when = ("at", "%d" % at) if at is not None else ("in", repr(float(delay)))
-        where, stamp, _now = self._push(args=(self.keys.prefix, mode, when, item, queue,
-                                              payload, self.wake_channel))
+        where, stamp, _now = self._push(args=argv(
+            "delayed_push", ns=self.keys.prefix, mode=mode, when=when, item=item, queue=queue,
+            payload=payload, channel=self.wake_channel))
         return Pushed(int(stamp), where == b"delayed")
 
     def remove(self, class_name, args, queue):

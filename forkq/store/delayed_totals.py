@@ -1,5 +1,5 @@
 """Counting resque-scheduler's delayed jobs without loading the schedule (contract §12)."""
-from forkq.store.scripts import load
+from forkq.store.scripts import argv, load
 
 DELAYED_BATCH = 2000  # delayed_queue_schedule members per script call
 _COUNT = load("delayed_count")
@@ -26,7 +26,8 @@ def _count(redis, keys, max_score):
     first = None
     while True:
         read, found, head = script(keys=[keys.delayed_schedule],
-                                   args=[keys.prefix, max_score, stamps, DELAYED_BATCH])
+                                   args=argv("delayed_count", ns=keys.prefix, max=max_score,
+                                             start=stamps, count=DELAYED_BATCH))
         if first is None and head not in (b"", ""):
             first = float(head)
         jobs += found

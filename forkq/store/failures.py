@@ -113,12 +113,13 @@ class Failures:
         queue = self.target_queue(entry, requeue_to)
         item = dict(entry.data)
         item["retried_at"] = wire.failed_at(time.time())
-        args = [expected, wire.encode(item), queue,
-                wire.job_payload(entry.class_name, ruby_splat(entry.args))]
+        values = dict(expected=expected, retried=wire.encode(item), queue=queue,
+                      payload=wire.job_payload(entry.class_name, ruby_splat(entry.args)))
         keys = [self.keys.failed, self.keys.queues, self.keys.queue(queue)]
         at = index
         for _ in range(RETRY_ATTEMPTS):
-            if self._retry_script(keys=keys, args=[at] + args):
+            if self._retry_script(keys=keys, args=scripts.argv("retry_failed", index=at,
+                                                              **values)):
                 return queue
             # Equal entries are interchangeable (a retried one no longer equals), so the first
             # occurrence is as good as any.
@@ -212,7 +213,8 @@ class Failures:
         if not wanted.needles:
             raws = self.redis.lrange(self.keys.failed, start, stop)
             return list(wanted.pick(range(start, start + len(raws)), raws)), len(raws)
-        flat = self._filter_script(keys=[self.keys.failed], args=[start, stop] + wanted.needles)
+        flat = self._filter_script(keys=[self.keys.failed], args=scripts.argv(
+            "filter_failed", wanted.needles, first=start, last=stop))
         return list(wanted.pick(flat[1::2], flat[2::2])), flat[0]
 
     def scan(self, queue=None, class_name=None, before=None, count=20, budget=40000,

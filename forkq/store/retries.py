@@ -19,8 +19,9 @@ class RetryStore:
         """Count the attempt and take or free the job's lock (lua/job_start.lua); `token`
         (the claim's sha1) makes a second call for the same claim a no-op. Returns (attempt
         or None, go on?)."""
-        attempt, go = self._start(args=(self.keys.prefix, counter or "", free_lock or "",
-                                        hold_lock or "", int(ttl or 1), token or ""))
+        attempt, go = self._start(args=scripts.argv(
+            "job_start", ns=self.keys.prefix, counter=counter or "", free=free_lock or "",
+            hold=hold_lock or "", ttl=int(ttl or 1), token=token or ""))
         return (int(attempt) if int(attempt) >= 0 else None), bool(go)
 
     def attempt(self, counter):
@@ -44,7 +45,8 @@ def push_unique(redis, keys, lock, ttl, queue, payload):
     """Take a unique job's lock and push it, or refuse (lua/unique_push.lua). Returns
     (pushed?, seconds the lock still has when refused)."""
     pushed, ttl_left = redis.register_script(_UNIQUE_PUSH)(
-        args=(keys.prefix, lock, int(ttl), queue, payload))
+        args=scripts.argv("unique_push", ns=keys.prefix, lock=lock, ttl=int(ttl), queue=queue,
+                          payload=payload))
     return bool(pushed), int(ttl_left)
 
 

@@ -6,7 +6,7 @@ Replies are turned into small objects here so the scheduler never sees Redis's s
 import collections
 import json
 
-from forkq.store.scripts import load
+from forkq.store.scripts import argv, load
 from forkq.wire import scheduler as wire
 
 Tick = collections.namedtuple("Tick", "master now holder due earliest changed items")
@@ -42,31 +42,34 @@ class SchedulerStore:
         self._release = redis.register_script(load("scheduler_release"))
 
     def tick(self, me, ttl, batch, field="", as_master="", as_standby=""):
-        r = self._tick(args=(self.keys.prefix, self.lock_key, me, int(ttl), int(batch),
-                             field, as_master, as_standby))
+        r = self._tick(args=argv("scheduler_tick", ns=self.keys.prefix, lock=self.lock_key,
+                                 me=me, ttl=int(ttl), batch=int(batch), field=field,
+                                 as_master=as_master, as_standby=as_standby))
         return Tick(r[0] == 1, _now(r[1], r[2]), r[3].decode("utf-8", "replace"),
                     r[4] or None, _int_or_none(r[5]), int(r[6]), list(r[7:]))
 
     def move(self, me, ts, batch, moves, fence=True):
         """Move `moves` [(item, queue, payload)] off delayed:<ts> (see delayed_move.lua)."""
-        args = [self.keys.prefix, self.lock_key if fence else "", me, ts, int(batch),
-                self.wake_channel, len(moves)]
-        for item, queue, payload in moves:
-            args += [item, queue, payload]
-        r = self._move(args=args)
+        triples = [part for item, queue, payload in moves for part in (item, queue, payload)]
+        r = self._move(args=argv("delayed_move", triples, ns=self.keys.prefix,
+                                 lock=self.lock_key if fence else "", me=me, ts=ts,
+                                 batch=int(batch), channel=self.wake_channel, n=len(moves)))
         status = r[0].decode()
         if len(r) < 4:
             return Moved(status, _now(r[1], r[2]), None, None, [])
         return Moved(status, _now(r[1], r[2]), r[3] or None, _int_or_none(r[4]), list(r[5:]))
 
     def fire(self, me, name, config, last, new_last, slot, queue, payload, count):
-        r = self._fire(args=(self.keys.prefix, self.lock_key, me, name, config,
-                             "0" if last is None else "1", last or b"", new_last, int(slot),
-                             queue, payload, int(count), self.wake_channel))
+        r = self._fire(args=argv("schedule_fire", ns=self.keys.prefix, lock=self.lock_key,
+                                 me=me, name=name, config=config,
+                                 has_last="0" if last is None else "1", last=last or b"",
+                                 new_last=new_last, slot=int(slot), queue=queue,
+                                 payload=payload, count=int(count), channel=self.wake_channel))
         return r[0].decode(), _now(r[1], r[2])
 
     def release(self, me):
-        return self._release(args=(self.keys.prefix, self.lock_key, me, me)) == 1
+        return self._release(args=argv("scheduler_release", ns=self.keys.prefix,
+                                       lock=self.lock_key, me=me, field=me)) == 1
 
     # -- the recurring schedules, read by a master ------------------------------------------
     def load_schedules(self):

@@ -2,7 +2,7 @@
 (list, show, remove, clear, queue now; set_schedule / remove_schedule) and who schedules."""
 import json
 
-from forkq.store.scripts import load
+from forkq.store.scripts import argv, load
 from forkq.store.scheduling import SchedulerStore
 from forkq.wire import scheduler as wire
 
@@ -65,7 +65,8 @@ class SchedulingAdmin:
 
     def remove_at(self, ts, item):
         """remove_delayed_job_from_timestamp: every copy of exactly `item` at `ts`."""
-        return int(self._remove_at(args=(self.keys.prefix, "%d" % ts, item)))
+        return int(self._remove_at(args=argv("delayed_remove_at", ns=self.keys.prefix,
+                                             ts="%d" % ts, item=item)))
 
     def clear(self):
         """reset_delayed_queue: every delayed:<ts>, every timestamps:<item>, the schedule.

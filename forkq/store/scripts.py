@@ -37,6 +37,25 @@ ARGS = {
               "reserve", "worker_name", "seq",
               "plan*"),                       # the queue plan (QueuePlan.argv)
     "unclaim": ("ns", "wid", "claim_sha", "queue", "payload"),
+    "heartbeat": ("ns", "wid", "started", "stamp"),  # started '' = beat only
+    "release": ("ns", "wid", "expected", "failure", "requeue_queue", "requeue_payload",
+                "effects", "memo_ttl"),
+    "supersede": ("ns", "wid", "claim_sha", "failure", "count_failed", "requeue_queue",
+                  "requeue_payload", "effects"),
+    "job_start": ("ns", "counter", "free", "hold", "ttl", "token"),
+    "unique_push": ("ns", "lock", "ttl", "queue", "payload"),
+    "retry_failed": ("index", "expected", "retried", "queue", "payload"),
+    "filter_failed": ("first", "last", "needles*"),
+    "scan_names": ("cursor", "pattern", "count"),
+    "delayed_count": ("ns", "max", "start", "count"),
+    "delayed_push": ("ns", "mode", "when", "item", "queue", "payload", "channel"),
+    "delayed_remove_at": ("ns", "ts", "item"),
+    "scheduler_tick": ("ns", "lock", "me", "ttl", "batch", "field", "as_master", "as_standby"),
+    "delayed_move": ("ns", "lock", "me", "ts", "batch", "channel", "n",
+                     "moves*"),                       # n triples: item, queue, payload
+    "schedule_fire": ("ns", "lock", "me", "name", "config", "has_last", "last", "new_last",
+                      "slot", "queue", "payload", "count", "channel"),
+    "scheduler_release": ("ns", "lock", "me", "field"),
 }
 
 

@@ -78,7 +78,8 @@ class Store:
         its keys vanished (with `stamp`, its process's start stamp: proc/pidstart.py).
         Returns (iso value, redis epoch, was_registered)."""
         self.follow_master()
-        iso, secs, registered = self._heartbeat(args=(self.keys.prefix, wid, started, stamp))
+        iso, secs, registered = self._heartbeat(args=scripts.argv(
+            "heartbeat", ns=self.keys.prefix, wid=wid, started=started, stamp=stamp))
         return iso.decode(), int(secs), bool(registered)
 
     def follow_master(self):
@@ -139,8 +140,10 @@ class Store:
         `memo_ttl` (a prune's record), the failure is also kept that many seconds for
         supersede(). Returns 1 (job recorded), 0 (no job) or -1 (claim changed)."""
         queue, payload = requeue if requeue else ("", "")
-        return int(self._release(args=(self.keys.prefix, wid, expected or b"", failure, queue,
-                                       payload, effects, "%d" % memo_ttl if memo_ttl else "")))
+        return int(self._release(args=scripts.argv(
+            "release", ns=self.keys.prefix, wid=wid, expected=expected or b"", failure=failure,
+            requeue_queue=queue, requeue_payload=payload, effects=effects,
+            memo_ttl="%d" % memo_ttl if memo_ttl else "")))
 
     def supersede(self, wid, claim_sha, record):
         """A record (Store.cycle's `record`) that found its claim gone: if a prune failed that
@@ -148,9 +151,10 @@ class Store:
         failure, count_failed, requeue = record[:3]
         effects = record[3] if len(record) > 3 else ""
         queue, payload = requeue or ("", "")
-        return self._supersede(args=(self.keys.prefix, wid, claim_sha, failure,
-                                     "1" if count_failed else "0", queue, payload,
-                                     effects)) == 1
+        return self._supersede(args=scripts.argv(
+            "supersede", ns=self.keys.prefix, wid=wid, claim_sha=claim_sha, failure=failure,
+            count_failed="1" if count_failed else "0", requeue_queue=queue,
+            requeue_payload=payload, effects=effects)) == 1
 
     def pidstart(self, wid):
         value = self.redis.get(self.keys.pidstart(wid))

@@ -6,7 +6,8 @@
 --   ARGV: ns, max ('' = every timestamp, by rank; else a Redis second: only those due by
 --         it, by score), start (rank, or offset into the due ones), count.
 -- Returns {timestamps read, jobs at them, score of the first one read or ''}.
-local ns, max, start, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local ns, max = ARGV[ARG.ns], ARGV[ARG.max]
+local start, count = tonumber(ARGV[ARG.start]), tonumber(ARGV[ARG.count])
 local members
 if max == '' then
   members = redis.call('ZRANGE', KEYS[1], start, start + count - 1, 'WITHSCORES')

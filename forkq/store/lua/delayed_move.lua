@@ -2,17 +2,20 @@
 -- resque-scheduler's WATCH/MULTI batch (contract §12): per item SREM timestamps:<item>
 -- delayed:<ts>, SADD queues + RPUSH queue:<q> of the fresh {"class","args"}; then LTRIM the
 -- batch off delayed:<ts>, and DEL it + ZREM the timestamp once it is empty.
---   ARGV: ns, lock key ('' = an operator's move: no fencing, due or not), lock value, <ts>, batch size, wake channel,
---         n, then n triples: item (exact bytes as read), queue, payload. An empty queue means
---         the payload is a failed entry: the item could not be moved (RPUSH failed).
+--   ARGV: ns, lock key ('' = an operator's move: no fencing, due or not), lock value, <ts>,
+--         batch size, wake channel, n, then n triples (from ARG.moves on): item (exact bytes
+--         as read), queue, payload. An empty queue means the payload is a failed entry: the
+--         item could not be moved (RPUSH failed).
 -- The batch acts only if delayed:<ts> still starts with exactly those n items (Ruby's WATCH:
 -- anyone who moved or removed one since the read makes this a no-op, so an item is moved
 -- once, never twice, never lost), only while the caller still holds the master lock, and
 -- only if <ts> is due by Redis's clock.
 -- Returns {'moved' | 'changed' | 'lost' | 'early', TIME secs, TIME usecs,
 --          next due <ts> or '', next <ts> ahead or '', items of the next due <ts>...}
-local ns, key, me, ts, batch, channel, n =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local ns, key, me, ts = ARGV[ARG.ns], ARGV[ARG.lock], ARGV[ARG.me], ARGV[ARG.ts]
+local batch, channel, n = tonumber(ARGV[ARG.batch]), ARGV[ARG.channel], tonumber(ARGV[ARG.n])
+-- the i-th move's item; its queue and payload follow it
+local function move_at(i) return ARG.moves + 3 * (i - 1) end
 local t = redis.call('TIME')
 local now = tonumber(t[1])
 if tonumber(ts) == nil then return {'early', t[1], t[2]} end
@@ -27,13 +30,14 @@ if n > 0 then
   local head = redis.call('LRANGE', list, 0, n - 1)
   if #head ~= n then status = 'changed' end
   for i = 1, #head do
-    if head[i] ~= ARGV[5 + 3 * i] then status = 'changed'; break end
+    if head[i] ~= ARGV[move_at(i)] then status = 'changed'; break end
   end
 end
 if status == 'moved' and n > 0 then
   local woken = {}
   for i = 1, n do
-    local item, queue, payload = ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i]
+    local at = move_at(i)
+    local item, queue, payload = ARGV[at], ARGV[at + 1], ARGV[at + 2]
     redis.call('SREM', ns .. 'timestamps:' .. item, 'delayed:' .. ts)
     if queue ~= '' then
       redis.call('SADD', ns .. 'queues', queue)

@@ -1,12 +1,13 @@
 -- enqueue_at / enqueue_in: resque-scheduler's delayed_push (contract §12) in one round trip,
 -- with "now" from Redis TIME so a producer's clock never decides when a job runs.
---   ARGV: ns, mode ('at' = ARGV[3] is the epoch second, 'in' = ARGV[3] is seconds from now),
+--   ARGV: ns, mode ('at' = `when` is the epoch second, 'in' = seconds from now),
 --         when, item {"class","args","queue"}, queue, payload {"class","args"}, wake channel
 -- A time now or past goes straight to the queue (Ruby: timestamp.to_i <= Time.now.to_i);
 -- otherwise RPUSH delayed:<ts>, SADD timestamps:<item>, ZADD delayed_queue_schedule, in
 -- Ruby's order. Returns {'queued' | 'delayed', ts, redis now}.
-local ns, mode, when, item, queue, payload, channel =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local ns, mode, when = ARGV[ARG.ns], ARGV[ARG.mode], ARGV[ARG.when]
+local item, queue, payload = ARGV[ARG.item], ARGV[ARG.queue], ARGV[ARG.payload]
+local channel = ARGV[ARG.channel]
 local t = redis.call('TIME')
 local now = tonumber(t[1])
 local ts

@@ -1,5 +1,6 @@
 -- ARGV: ns, wid, started ('' = beat only), the process's start stamp (proc/pidstart.py)
-local ns, wid, started, stamp = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or ''
+local ns, wid, started = ARGV[ARG.ns], ARGV[ARG.wid], ARGV[ARG.started]
+local stamp = ARGV[ARG.stamp] or ''
 local secs = tonumber(redis.call('TIME')[1])
 -- civil date from days since the epoch (proleptic Gregorian), all in UTC
 local days, rem = math.floor(secs / 86400), secs % 86400

@@ -7,8 +7,8 @@
 -- ARGV: ns, attempt counter ('' = none), lock to free ('' = none), lock to hold ('' = none),
 --       its ttl in seconds, the claim's sha1.
 -- Returns {attempt (-1 without a counter), 1 = go on | 0 = the twin holds the lock}.
-local ns, counter, free, hold, ttl, token =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local ns, counter, free = ARGV[ARG.ns], ARGV[ARG.counter], ARGV[ARG.free]
+local hold, ttl, token = ARGV[ARG.hold], tonumber(ARGV[ARG.ttl]), ARGV[ARG.token]
 local again = false
 if hold ~= '' then
   local now = tonumber(redis.call('TIME')[1])

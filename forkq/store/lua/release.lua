@@ -6,8 +6,9 @@
 -- job's retry and lock: effects.lua), memo TTL ('' = none): with a TTL, the failure is also
 -- kept under forkq:pruned:<claim sha1>, so a worker that was pruned while alive can replace
 -- it with its job's true record (supersede.lua).
-local ns, wid, expected, failure, requeue_q, requeue_payload, memo_ttl =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[8]
+local ns, wid, expected = ARGV[ARG.ns], ARGV[ARG.wid], ARGV[ARG.expected]
+local failure, memo_ttl = ARGV[ARG.failure], ARGV[ARG.memo_ttl]
+local requeue_q, requeue_payload = ARGV[ARG.requeue_queue], ARGV[ARG.requeue_payload]
 local current = redis.call('GET', ns .. 'worker:' .. wid) or ''
 if current ~= expected then return -1 end
 if current ~= '' then
@@ -22,7 +23,7 @@ if current ~= '' then
                  'EX', memo_ttl)
     end
   end
-  record_effects(ns, wid, ARGV[7])  -- a pruned job's retry and lock (effects.lua)
+  record_effects(ns, wid, ARGV[ARG.effects])  -- a pruned job's retry and lock (effects.lua)
 end
 redis.call('SREM', ns .. 'workers', wid)
 redis.call('DEL', ns .. 'worker:' .. wid, ns .. 'worker:' .. wid .. ':started',

@@ -4,7 +4,8 @@
 -- its own reply after it, so every name arrives exact.
 --   ARGV: cursor, MATCH pattern, COUNT.
 -- Returns {next cursor, names joined by "\n", names with a newline...}.
-local step = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local step = redis.call('SCAN', ARGV[ARG.cursor], 'MATCH', ARGV[ARG.pattern],
+                       'COUNT', ARGV[ARG.count])
 local plain, out = {}, {step[1], ''}
 for _, name in ipairs(step[2]) do
   if string.find(name, '\n', 1, true) then

@@ -9,10 +9,11 @@
 -- read (compare-and-set): two masters racing after a lock expiry fire a slot once. An empty
 -- queue means the payload is a failed entry (a schedule with no queue fires into `failed`).
 -- Returns {'fired' | 'lost' | 'changed' | 'raced' | 'early', TIME secs, TIME usecs}
-local ns, key, me, name, config = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local has_last, last, new_last = ARGV[6], ARGV[7], ARGV[8]
-local slot, queue, payload, count, channel =
-  tonumber(ARGV[9]), ARGV[10], ARGV[11], tonumber(ARGV[12]), ARGV[13]
+local ns, key, me = ARGV[ARG.ns], ARGV[ARG.lock], ARGV[ARG.me]
+local name, config = ARGV[ARG.name], ARGV[ARG.config]
+local has_last, last, new_last = ARGV[ARG.has_last], ARGV[ARG.last], ARGV[ARG.new_last]
+local slot, queue, payload = tonumber(ARGV[ARG.slot]), ARGV[ARG.queue], ARGV[ARG.payload]
+local count, channel = tonumber(ARGV[ARG.count]), ARGV[ARG.channel]
 local t = redis.call('TIME')
 if redis.call('GET', key) ~= me then return {'lost', t[1], t[2]} end
 if slot > tonumber(t[1]) then return {'early', t[1], t[2]} end

@@ -8,7 +8,9 @@
 -- master renews the full TTL on every tick.
 -- Returns {master 0/1, TIME secs, TIME usecs, holder, due <ts> or '', next <ts> ahead or '',
 --          schedules_changed count (master only), items of the due <ts> (up to batch)...}
-local ns, key, me, ttl, batch = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local ns, key, me = ARGV[ARG.ns], ARGV[ARG.lock], ARGV[ARG.me]
+local ttl, batch = tonumber(ARGV[ARG.ttl]), tonumber(ARGV[ARG.batch])
+local field = ARGV[ARG.field]
 local held = 0
 if redis.call('SETNX', key, me) == 1 then
   redis.call('EXPIRE', key, ttl)
@@ -19,8 +21,9 @@ elseif redis.call('GET', key) == me then
 end
 local holder = me
 if held == 0 then holder = redis.call('GET', key) or '' end
-if ARGV[6] ~= '' then
-  redis.call('HSET', ns .. 'forkq:schedulers', ARGV[6], held == 1 and ARGV[7] or ARGV[8])
+if field ~= '' then
+  redis.call('HSET', ns .. 'forkq:schedulers', field,
+             held == 1 and ARGV[ARG.as_master] or ARGV[ARG.as_standby])
 end
 local t = redis.call('TIME')
 local schedule = ns .. 'delayed_queue_schedule'

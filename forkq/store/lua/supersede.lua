@@ -5,25 +5,26 @@
 -- requeue payload, the record's effects (effects.lua): the same record cycle.lua writes.
 -- Returns 1 (replaced), 0 (no prune record of that claim is left: nothing is written, since
 -- the job already has its one record, or an operator already acted on it).
-local ns, wid, sha = ARGV[1], ARGV[2], ARGV[3]
+local ns, wid, sha = ARGV[ARG.ns], ARGV[ARG.wid], ARGV[ARG.claim_sha]
+local queue, failure = ARGV[ARG.requeue_queue], ARGV[ARG.failure]
 local memo = ns .. 'forkq:pruned:' .. sha
 local entry = redis.call('GET', memo)
 if not entry then return 0 end
 redis.call('DEL', memo)
 if redis.call('LREM', ns .. 'failed', -1, entry) == 0 then return 0 end
-if ARGV[6] ~= '' then
-  redis.call('SADD', ns .. 'queues', ARGV[6])
-  redis.call('LPUSH', ns .. 'queue:' .. ARGV[6], ARGV[7])
+if queue ~= '' then
+  redis.call('SADD', ns .. 'queues', queue)
+  redis.call('LPUSH', ns .. 'queue:' .. queue, ARGV[ARG.requeue_payload])
 else
   redis.call('INCRBY', ns .. 'stat:processed', 1)
   redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
 end
-if ARGV[4] ~= '' then
-  redis.call('RPUSH', ns .. 'failed', ARGV[4])
-  if ARGV[5] == '1' then
+if failure ~= '' then
+  redis.call('RPUSH', ns .. 'failed', failure)
+  if ARGV[ARG.count_failed] == '1' then
     redis.call('INCRBY', ns .. 'stat:failed', 1)
     redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
   end
 end
-record_effects(ns, wid, ARGV[8])
+record_effects(ns, wid, ARGV[ARG.effects])
 return 1

@@ -3,7 +3,8 @@
 -- SET NX with a TTL, the value the epoch it expires; like QueueLock, a lock whose value is
 -- past (left without a TTL) is taken over.
 -- ARGV: ns, lock key, ttl, queue, payload. Returns {1, ttl} pushed | {0, seconds left} refused.
-local ns, lock, ttl, queue, payload = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local ns, lock, ttl = ARGV[ARG.ns], ARGV[ARG.lock], tonumber(ARGV[ARG.ttl])
+local queue, payload = ARGV[ARG.queue], ARGV[ARG.payload]
 local now = tonumber(redis.call('TIME')[1])
 local value = string.format('%d', now + ttl + 1)
 if not redis.call('SET', ns .. lock, value, 'NX', 'EX', ttl) then
