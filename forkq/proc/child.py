@@ -78,8 +78,24 @@ class Context:
         self.jobs_per_child = jobs_per_child
 
 
-def run(job, ctx):
-    """Never returns. With ctx.jobs_r the parent sends more jobs on it (EOF: stop).
+def setup(ctx):
+    """The child's start, before it knows its job: its own process group, the parent's signal
+    handlers gone, TERM as the parent means it, death with its parent. A fork server's child
+    does this while it waits for its job (it is forked ahead of the job)."""
+    try:
+        os.setpgid(0, 0)  # own group: the parent's escalation reaches grandchildren too
+    except OSError:
+        pass
+    ctx.box.reset_in_child()
+    timeouts.obey_parents_term(ctx.parent_pid)
+    kernel.die_with_parent()
+    if os.getppid() != ctx.parent_pid:
+        os._exit(ExitCode.PARENT_GONE)
+
+
+def run(job, ctx, ready=False):
+    """Never returns. With ctx.jobs_r the parent sends more jobs on it (EOF: stop). `ready`:
+    setup(ctx) already ran.
 
     A job's record is its own whatever the job does: a copy of this process that the job
     forked and that returns from perform (os.fork() without an exit) is not this child; it
@@ -87,15 +103,8 @@ def run(job, ctx):
     code = ExitCode.CHILD_ERROR
     me = os.getpid()
     try:
-        try:
-            os.setpgid(0, 0)  # own group: the parent's escalation reaches grandchildren too
-        except OSError:
-            pass
-        ctx.box.reset_in_child()
-        timeouts.obey_parents_term(ctx.parent_pid)
-        kernel.die_with_parent()
-        if os.getppid() != ctx.parent_pid:
-            os._exit(ExitCode.PARENT_GONE)
+        if not ready:
+            setup(ctx)
         reader = None
         if ctx.jobs_r is not None:
             # Between jobs, what a job left behind is ended here (it is ours to reap).

@@ -114,6 +114,32 @@ def test_jobs_come_from_the_fork_server_not_the_worker(r, spawn_worker):
                    for w in r.smembers("resque:workers"))
 
 
+def _forked_ahead(server):
+    return [p for p in psutil.Process(server).children()
+            if "Forked ahead by %d" % server in " ".join(p.cmdline())]
+
+
+def test_the_next_child_is_forked_ahead_and_losing_it_costs_no_job(r, spawn_worker):
+    # The fork server forks each job's child before the job comes (it gets ready meanwhile);
+    # one killed while it waits is replaced, and the job it would have had still runs.
+    from harness import wait_until
+    worker = spawn_worker("-q", "default", "--interval", "0.1")
+    registered_id(r, worker.pid)
+    server = _fork_server_pid(worker.pid)
+    wait_until(lambda: len(_forked_ahead(server)) == 1, message="a child forked ahead")
+    spare = _forked_ahead(server)[0]
+    spare.send_signal(signal.SIGKILL)
+    spare.wait(5)
+    enqueue_raw(r, "default", {"class": "Record", "args": ["after the spare"]})
+    done = pop(r, "test:done")
+    assert done["args"] == ["after the spare"] and done["pid"] != spare.pid
+    assert failures(r) == []
+    enqueue_raw(r, "default", {"class": "Record", "args": ["ahead again"]})
+    assert pop(r, "test:done")["args"] == ["ahead again"]
+    wait_until(lambda: len(_forked_ahead(server)) == 1, message="forked ahead again")
+    assert worker.alive(), worker.log
+
+
 def test_worker_carries_on_when_the_fork_server_dies(r, spawn_worker):
     enqueue_raw(r, "default", {"class": "Sleep", "args": [30, "orphaned"]})
     worker = spawn_worker("-q", "default", "--interval", "0.1")
