@@ -8,7 +8,6 @@ backoff[k], the last delay repeating, as resque-retry's @backoff_strategy.
 """
 import dataclasses
 import numbers
-import random
 
 EXPONENTIAL = "exponential"
 UNIQUE_MODES = ("until_executing", "until_executed", "while_executing")
@@ -18,10 +17,12 @@ DEFAULT_LOCK_TTL = 3600  # node-resque's QueueLock/JobLock default lockTimeout
 UNIQUE_RETRY_DELAY = 1
 
 
-def exponential_delay(count, rng=random):
+def exponential_delay(count, rng=None):
     """Sidekiq's retry delay: count**4 + 15 + rand(10 * (count + 1)) seconds, where count is
     the number of retries already made (0 before the first): 15-24 s, 16-35 s, 31-60 s, 96-135
     s, ... (about 3 days in all for 20 retries). The jitter spreads a burst of failures."""
+    if rng is None:  # imported here: `random` reseeds itself in every child the server forks
+        import random as rng
     return count ** 4 + 15 + rng.randrange(10 * (count + 1))
 
 
@@ -69,7 +70,7 @@ class RetryPolicy:
         return cls(retry, backoff, _exceptions(retry_on, "retry_on"),
                    _exceptions(give_up_on, "give_up_on") or ())
 
-    def delay(self, attempt, rng=random):
+    def delay(self, attempt, rng=None):
         """Seconds to wait after the failed attempt numbered `attempt` (0 = the first)."""
         backoff = self.backoff
         if backoff == EXPONENTIAL:

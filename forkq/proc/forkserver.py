@@ -51,6 +51,7 @@ _MESSAGE = struct.Struct(">BqiiQd")  # kind, job number, pid, wait status, peak 
 _SLOT = struct.Struct("=qq")         # job number, pid: the page's slot for a job
 _TAG = struct.Struct(">q")           # a report datagram's job number
 SLOTS = 64
+_CHUNK = 1 << 16  # per read from a stream: a larger buffer is a fresh mmap each time
 
 
 def _decode(body):
@@ -73,6 +74,8 @@ class ForkServer:
         self.ended = {}      # job number -> (pid, status, maxrss KB, cpu s)
         self.failed = {}     # job number -> why the server could not fork it
         self.reported = {}   # job number -> the reports its child sent
+        # one datagram at a time; the child cuts its report to fit (child.REPORT_MAX)
+        self.report_buffer = memoryview(bytearray(child.REPORT_MAX + _TAG.size + 4096))
         self.dead = False
 
     @classmethod
@@ -114,7 +117,7 @@ class ForkServer:
         """Take what the server sent, without blocking."""
         while not self.dead:
             try:
-                data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
+                data = self.sock.recv(_CHUNK, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -133,17 +136,19 @@ class ForkServer:
     def take_reports(self, number):
         """The reports job `number`'s child has sent so far (a frame that does not decode is
         left out: the exit status tells)."""
+        view = self.report_buffer
         while True:
             try:
-                data = self.reports.recv(1 << 18, socket.MSG_DONTWAIT)
+                size = self.reports.recv_into(view, 0, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 break
-            if len(data) < _TAG.size:
+            if size < _TAG.size:
                 break  # EOF (the server and every child gone) or a stray's junk
-            tag = _TAG.unpack_from(data)[0]
-            self.reported.setdefault(tag, []).extend(framing.Reader().feed(data[_TAG.size:]))
+            tag = _TAG.unpack_from(view)[0]
+            self.reported.setdefault(tag, []).extend(
+                framing.Reader().feed(view[_TAG.size:size]))
         return self.reported.pop(number, ())
 
     def forget(self, number):
@@ -242,7 +247,7 @@ def _serve(box, parent_pid, sock, parents_ends, reports_w, page, ctx_factory):
         if sock not in ready:
             continue
         try:
-            data = sock.recv(1 << 20, socket.MSG_DONTWAIT)
+            data = sock.recv(_CHUNK, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             continue
         if not data:  # the worker's end closed without a stop: it died

@@ -5,9 +5,11 @@ Queue and class names come from Redis and payloads: any bytes at all. A title is
 the kernel shows to `ps`, so a NUL, a lone surrogate (a name that was not UTF-8) or a control
 character would make setproctitle raise or scramble the line; they are shown escaped instead,
 and a title that still cannot be set never ends the worker (a title is only a courtesy)."""
+import importlib.machinery
+import importlib.util
+import os
 import re
-
-from setproctitle import setproctitle
+import sys
 
 from forkq import __version__
 from forkq.wire import RESQUE_VERSION
@@ -23,6 +25,37 @@ def shown(text):
         text = str(text)
     return _ODD.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
                     else "\\u%04x" % ord(m.group()), text)
+
+
+def _load_setproctitle():
+    """setproctitle's C function, loaded without its package's __init__, which imports
+    logging and with it threading: threading's at-fork handler runs Python in every forked
+    child (measured: +140 page faults, +0.35 ms of CPU a child). A later `import
+    setproctitle` finds this module in sys.modules and uses it."""
+    name = "setproctitle._setproctitle"
+    module = sys.modules.get(name)
+    if module is None:
+        try:
+            package = importlib.util.find_spec("setproctitle")
+            where = os.path.dirname(package.origin)
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = os.path.join(where, "_setproctitle" + suffix)
+                if os.path.exists(path):
+                    loader = importlib.machinery.ExtensionFileLoader(name, path)
+                    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+                    module = importlib.util.module_from_spec(spec)
+                    loader.exec_module(module)
+                    sys.modules[name] = module
+                    break
+        except (ImportError, AttributeError, TypeError, OSError):
+            module = None
+    if module is None:  # not built as an extension here: the package's own fallback
+        from setproctitle import setproctitle
+        return setproctitle
+    return module.setproctitle
+
+
+setproctitle = _load_setproctitle()
 
 
 class Titles:
