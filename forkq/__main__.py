@@ -1,3 +1,3 @@
-from forkq.cli.app import main
+from forkq.cli import main
 
 main()

@@ -1,2 +1,7 @@
-"""The `forkq` command line: a thin click layer over one Config."""
-from forkq.cli.app import main  # noqa: F401
+"""The `forkq` command line: a thin click layer over one Config (forkq.cli.app), entered
+through forkq.cli.early, which runs before click is imported."""
+
+
+def main():
+    from forkq.cli.early import main as run
+    run()

@@ -12,6 +12,7 @@ import click
 
 from forkq import __version__
 from forkq.api import hooks
+from forkq.cli import early
 from forkq.cli.common import (  # noqa: F401 (click_option, import_jobs: for other commands)
     click_option,
     config_options,
@@ -81,9 +82,10 @@ def load_commands():
 def work(**values):
     """Reserve jobs from the queues and perform each in a forked child."""
     config = load_config(values, need_queues=True)
-    from forkq.proc.titles import Titles
-    Titles(config.procline_prefix).starting()  # before the app's import: argv is hidden
-    import_jobs(config.requires)
+    if not early.imported(config):
+        from forkq.proc.titles import Titles
+        Titles(config.procline_prefix).starting()  # before the app's import: argv is hidden
+        import_jobs(config.requires)
     if config.background:
         from forkq.proc.daemon import daemonize
         daemonize()
@@ -113,6 +115,9 @@ def start_forker(config):
         note = ("%s hooks are registered: job children are forked by the worker itself, "
                 "after the hooks ran (no fork server)" % " and ".join(hooked))
     elif not (config.no_fork_server or config.jobs_per_child > 1):
+        server = early.take_server(config)  # forked before click was imported
+        if server is not None:
+            return server, None, None
         from forkq.proc.forkserver import ForkServer
         return ForkServer.start(
             lambda box: Context(box, config.timeout, None, titles, 1), titles), None, None
@@ -120,25 +125,8 @@ def start_forker(config):
     return None, Guard.start(titles), note
 
 
-def hide_secrets_in_title(argv):
-    """Retitle the process with every URL in argv redacted, before anything slow runs: a
-    `user:pw@` URL given on the command line is readable in `ps` until then. (Better still:
-    --redis-url-file or FORKQ_REDIS_URL, which never reach argv.)"""
-    from forkq.config import redact_url
-
-    def hide(arg):
-        flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-        return flag + eq + redact_url(value) if "://" in value else arg
-
-    shown = [hide(arg) for arg in argv]
-    if shown != list(argv):
-        from setproctitle import setproctitle
-        setproctitle(" ".join(shown))
-
-
 def main():
     from forkq.config import ConfigError
-    hide_secrets_in_title(sys.argv)
     try:
         cli(prog_name="forkq")
     except ConfigError as exc:  # an admin command's Redis URL, say

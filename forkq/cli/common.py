@@ -2,14 +2,13 @@
 importing the operator's --require modules, --json, and output. Imports neither redis-py nor
 psutil (the worker loads this before its fork server starts)."""
 import functools
-import importlib
-import importlib.util
 import json
 import os
 import sys
 
 import click
 
+from forkq.cli.requires import import_jobs  # noqa: F401 (for the commands)
 from forkq.config import OPTIONS, Config, ConfigError, option
 from forkq.errors import ExitCode
 
@@ -52,26 +51,6 @@ def load_config(values, need_queues=False):
         sys.exit(ExitCode.CONFIG)
     loaded.append(config)
     return config
-
-
-def import_jobs(modules):
-    """Import the operator's --require modules (never a name from a payload)."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for name in modules:
-        try:
-            if name.endswith(".py") and os.path.exists(name):
-                mod_name = os.path.splitext(os.path.basename(name))[0]
-                spec = importlib.util.spec_from_file_location(mod_name, name)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[mod_name] = module
-                spec.loader.exec_module(module)
-            else:
-                importlib.import_module(name)
-        except Exception as exc:
-            click.echo("forkq: --require %s failed: %s: %s" % (name, type(exc).__name__, exc),
-                       err=True)
-            sys.exit(ExitCode.CONFIG)
 
 
 def connection_options(fn):

@@ -177,7 +177,8 @@ def test_before_fork_hooks_run_in_the_process_that_forks_the_job(r, spawn_worker
 def test_the_fork_server_carries_neither_redis_py_nor_psutil(r, spawn_worker, tmp_path):
     # The point of the fork server: children forked from a process without redis-py's import
     # (and asyncio's), so forks copy fewer page tables. Every command module is imported at
-    # start-up, so a top-level `import redis` anywhere in them would undo it.
+    # start-up, so a top-level `import redis` anywhere in them would undo it. Nor click, nor
+    # logging, nor random: their at-fork handlers would run Python in every child.
     out = str(tmp_path / "modules.json")
     enqueue_raw(r, "default", {"class": "Lean::Modules", "args": [out]})
     worker = spawn_worker("-q", "default", "--burst", "-r", "jobs_lean")

@@ -121,9 +121,11 @@ import json, sys
 import forkq.proc.forkserver, forkq.proc.guard
 def dump(*_a, **_k):
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("redis", "psutil"))
+    # modules whose at-fork handlers run Python in every child forked after them
+    forking = sorted(m for m in sys.modules if m in ("click", "threading", "logging", "random"))
     cli = sorted(m for m in sys.modules if m.startswith("forkq.cli.") or
                  m.startswith("forkq.store."))
-    print(json.dumps({"heavy": heavy, "loaded": cli}))
+    print(json.dumps({"heavy": heavy, "loaded": cli, "forking": forking}))
     sys.stdout.flush()
     raise SystemExit(0)
 forkq.proc.forkserver.ForkServer.start = classmethod(dump)
@@ -138,7 +140,8 @@ main()
 def test_nothing_the_fork_server_or_guard_inherits_loaded_redis_py_or_psutil(mode):
     """Everything `forkq work` imports up to the moment it forks its fork server (or guard),
     with a --require module that imports only forkq: neither redis-py nor psutil, and no
-    admin command module."""
+    admin command module; for the fork server, nothing with an at-fork handler either
+    (click brings threading; setproctitle's package, logging; a retry delay, random)."""
     env = worker_env("redis://127.0.0.1:%d/0" % _closed_port())
     done = subprocess.run([sys.executable, "-c", PROBE, "-q", "default", "-r", "jobs_lean"]
                           + mode, env=env, cwd=SUPPORT, capture_output=True, text=True,
@@ -146,10 +149,14 @@ def test_nothing_the_fork_server_or_guard_inherits_loaded_redis_py_or_psutil(mod
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["heavy"] == [], seen
-    # no command module but the group's own: `work` never imports admin code
-    assert [m for m in seen["loaded"] if m.startswith("forkq.cli.")] == [
-        "forkq.cli.app", "forkq.cli.common"], seen
     assert "forkq.store.admin" not in seen["loaded"], seen
+    commands = [m for m in seen["loaded"] if m.startswith("forkq.cli.")]
+    if mode:  # the guard: no command module but the group's own (never admin code)
+        assert commands == ["forkq.cli.app", "forkq.cli.common", "forkq.cli.early",
+                            "forkq.cli.requires"], seen
+    else:  # the fork server is forked before click (forkq.cli.early): no at-fork handlers
+        assert commands == ["forkq.cli.early", "forkq.cli.requires"], seen
+        assert seen["forking"] == [], seen
 
 
 def test_every_command_in_the_table_loads_and_work_needs_none_of_them():
