@@ -114,10 +114,12 @@ class Children:
         server = self.forkserver
         return (server,) if server is not None and not server.dead else ()
 
-    def poll_server(self):
-        """Take what the fork server sent (exits are kept for Child.exited). Called after every
-        wait: an EOF there marks it dead, or its socket would wake every select at once."""
+    def poll_server(self, ready):
+        """Take what the fork server sent (exits are kept for Child.exited), if the select over
+        `ready` says there is something. Called after every wait: an EOF there marks it dead,
+        or its socket would wake every select at once."""
         if self.forkserver is not None and not self.forkserver.dead:
+            self.forkserver.note_ready(ready)
             self.forkserver.poll()
 
     def stop_server(self):

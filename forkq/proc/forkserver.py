@@ -77,6 +77,9 @@ class ForkServer:
         # one datagram at a time; the child cuts its report to fit (child.REPORT_MAX)
         self.report_buffer = memoryview(bytearray(child.REPORT_MAX + _TAG.size + 4096))
         self.dead = False
+        # Whether a read may find something: set when a select says so (note_ready), cleared
+        # once a read would block. An empty non-blocking read costs a syscall and an exception.
+        self.sock_unread = self.reports_unread = True
 
     @classmethod
     def start(cls, ctx_factory, titles):
@@ -113,12 +116,21 @@ class ForkServer:
         got_number, pid = _SLOT.unpack_from(self.page, (number % SLOTS) * _SLOT.size)
         return pid if got_number == number else None
 
+    def note_ready(self, ready):
+        """After a select over `ready`'s candidates: which of our sockets may be read (None:
+        both)."""
+        if ready is None or self in ready:
+            self.sock_unread = True
+        if ready is None or self.reports.fileno() in ready:
+            self.reports_unread = True
+
     def poll(self):
         """Take what the server sent, without blocking."""
-        while not self.dead:
+        while not self.dead and self.sock_unread:
             try:
                 data = self.sock.recv(_CHUNK, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
+                self.sock_unread = False
                 return
             except OSError:
                 data = b""
@@ -133,14 +145,16 @@ class ForkServer:
                 elif number == self.sent and number not in self.ended:
                     self.titles.forked(pid, int(time.time()))
 
-    def take_reports(self, number):
+    def take_reports(self, number, force=False):
         """The reports job `number`'s child has sent so far (a frame that does not decode is
-        left out: the exit status tells)."""
+        left out: the exit status tells). `force`: read even if no select said so (the child
+        has exited: whatever it sent is there)."""
         view = self.report_buffer
-        while True:
+        while self.reports_unread or force:
             try:
                 size = self.reports.recv_into(view, 0, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
+                self.reports_unread = False
                 break
             except OSError:
                 break
@@ -241,7 +255,7 @@ def _serve(box, parent_pid, sock, parents_ends, reports_w, page, ctx_factory):
             ready = select.select((sock, box), (), (), timeout)[0]
         except InterruptedError:
             ready = ()
-        box.take()
+        box.take(box in ready)
         if live and _reap(sock, live):
             spare, ahead = None, False  # the spare died before its job: fork on demand
         if sock not in ready:

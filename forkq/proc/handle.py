@@ -90,11 +90,11 @@ class Child:
         self.jobs_sent += 1
         return True
 
-    def read(self):
+    def read(self, ended=False):
         """Take whatever the child has written; complete reports go to self.reports. A frame
-        that does not decode is skipped: the exit status will tell."""
+        that does not decode is skipped: the exit status will tell. `ended`: it has exited."""
         if self.server is not None:
-            self.reports.extend(self.server.take_reports(self.number))
+            self.reports.extend(self.server.take_reports(self.number, force=ended))
             return
         if not self.eof:
             reports, self.eof = self.reader.read_fd(self.report_r)
@@ -144,7 +144,7 @@ class Child:
         self.maxrss_kb = maxrss or None
         self.cpu_seconds = cpu if maxrss else None
         if not server.dead:
-            self.read()  # it wrote before it exited: the datagram is there
+            self.read(ended=True)  # it wrote before it exited: the datagram is there
         server.forget(self.number)
         self.eof = True  # the shared socket is no longer this child's to wait on
         return True

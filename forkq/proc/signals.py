@@ -48,13 +48,16 @@ class SignalBox:
     def fileno(self):
         return self._r
 
-    def take(self):
-        """Signals received since the last call, oldest first."""
-        try:
-            while os.read(self._r, 512):
+    def take(self, drain=True):
+        """Signals received since the last call, oldest first. `drain`: empty the wake-up
+        pipe too (pass False when a select just said it holds nothing: the handlers record
+        every signal themselves, the pipe only wakes the loop)."""
+        if drain:
+            try:
+                while os.read(self._r, 512):
+                    pass
+            except (BlockingIOError, InterruptedError):
                 pass
-        except (BlockingIOError, InterruptedError):
-            pass
         out = []
         while self._pending:
             out.append(self._pending.popleft())

@@ -23,6 +23,8 @@ def shown(text):
     """`text` with every character a title cannot carry as itself written as an escape."""
     if not isinstance(text, str):
         text = str(text)
+    if text.isprintable():  # no control, separator or surrogate: the common case, no regex
+        return text
     return _ODD.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
                     else "\\u%04x" % ord(m.group()), text)
 

@@ -217,9 +217,10 @@ class Worker:
             self.state = RESERVING
 
     # -- signals: the handlers only recorded them; here they are acted on -------------------------
-    def take_signals(self):
-        self.children.poll_server()
-        taken = self.signals.take()
+    def take_signals(self, ready=None):
+        """`ready`: what the wait's select found readable (None: read everything)."""
+        self.children.poll_server(ready)
+        taken = self.signals.take(ready is None or self.signals in ready)
         for sig in taken:
             if sig != signal.SIGCHLD:  # children are reaped below, once a pass
                 self.stopping.on_signal(sig)
@@ -298,11 +299,11 @@ class Worker:
         if self.registered:
             due = min(due, self.beat.next_at)
         try:
-            select.select((self.signals,) + tuple(fds) + self.children.wake_fds(), (), (),
-                          max(0.0, min(due - now, 3600.0)))
+            ready = select.select((self.signals,) + tuple(fds) + self.children.wake_fds(),
+                                  (), (), max(0.0, min(due - now, 3600.0)))[0]
         except InterruptedError:
-            pass
-        self.take_signals()
+            ready = (self.signals,)
+        self.take_signals(ready)
         self.ticks()
 
     def pause(self, seconds):

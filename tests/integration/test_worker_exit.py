@@ -95,7 +95,7 @@ class FakeChildren:
     def reap_orphans(self):
         self.orphan_reaps += 1
 
-    def poll_server(self):
+    def poll_server(self, ready=None):
         pass
 
 
@@ -110,7 +110,7 @@ class FakeChildren:
 def test_children_are_reaped_once_a_pass(make_worker, served, exiting, sigchld, reaps):
     worker = make_worker()
     worker.children = FakeChildren(served, exiting)
-    worker.signals.take = lambda: [signal.SIGCHLD] if sigchld else []
+    worker.signals.take = lambda drain=True: [signal.SIGCHLD] if sigchld else []
     worker.take_signals()
     assert worker.children.reaps == reaps
 
@@ -121,9 +121,9 @@ def test_a_sigchld_is_acted_on_in_the_pass_that_takes_it(make_worker):
     worker = make_worker()
     worker.children = FakeChildren(served=True, exiting=True)
     worker.pid = 1  # as a container's init, orphans are reaped on SIGCHLD too
-    worker.signals.take = lambda: [signal.SIGCHLD]
+    worker.signals.take = lambda drain=True: [signal.SIGCHLD]
     worker.take_signals()
     assert (worker.children.reaps, worker.children.orphan_reaps) == (1, 1)
-    worker.signals.take = lambda: []
+    worker.signals.take = lambda drain=True: []
     worker.take_signals()  # no SIGCHLD: the served child's socket still calls for a reap
     assert (worker.children.reaps, worker.children.orphan_reaps) == (2, 1)

@@ -91,7 +91,7 @@ class FakeChildren:
     def after_signals(self, sigchld, init):
         pass
 
-    def poll_server(self):
+    def poll_server(self, ready=None):
         pass
 
     def wake_fds(self):
@@ -181,7 +181,7 @@ class Harness:
             self.clock.now = wake
         return [], [], []
 
-    def take(self):
+    def take(self, drain=True):
         taken, self.pending_signals = self.pending_signals, []
         return taken
 
