@@ -3,6 +3,8 @@ job and reserve the next, one round trip), heartbeats, registration, release and
 prune needs. The multi-step writes are the Lua scripts of lua/, each atomic."""
 import itertools
 
+from redis.exceptions import NoScriptError
+
 from forkq import wire
 from forkq.store import scripts
 from forkq.store.client import connect
@@ -27,6 +29,7 @@ class Store:
         self._unclaim = self.redis.register_script(scripts.UNCLAIM)
         self._supersede = self.redis.register_script(scripts.SUPERSEDE)
         self._seq = itertools.count(1)
+        self._conn = None  # the connection the cycle keeps (see _run_cycle)
 
     # -- the hot path ----------------------------------------------------------------------
     def cycle(self, wid, run_at, record=None, plan=None, claim_sha=None, seq=None,
@@ -58,7 +61,7 @@ class Store:
             values.update(reserve="1", worker_name=":".join(wid.split(":", 2)[:2]),
                           seq="%d" % seq)
             rest = plan.argv
-        reply = self._cycle(args=scripts.argv("cycle", rest, **values))
+        reply = self._run_cycle(scripts.argv("cycle", rest, **values))
         kind, finished = reply[0], int(reply[1])
         if kind == b"job":
             return Reserved(reply[2].decode("utf-8", "replace"), reply[3],
@@ -71,6 +74,31 @@ class Store:
         if kind == b"fenced":
             return Fenced(reply[2].decode("utf-8", "replace")), finished
         return None, finished
+
+    def _run_cycle(self, args):
+        """EVALSHA of the cycle script on a connection the cycle keeps, packed here. It is the
+        one call a job makes; redis-py's generic path (pool checkout with a readiness poll,
+        retry wrapper, packing, response callbacks) was ~40 % of the worker's CPU with a
+        child that takes many jobs (py-spy). redis-py still connects, reads and raises; a
+        failure drops the connection (a half-read reply must not meet the next command), and
+        NOSCRIPT goes through redis-py's Script, which loads the script first."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self.redis.connection_pool.get_connection()
+        try:
+            conn.send_packed_command([_pack(("EVALSHA", self._cycle.sha, "0") + tuple(args))])
+            return conn.read_response()
+        except NoScriptError:
+            return self._cycle(args=args)
+        except BaseException:
+            self._drop_cycle_connection()
+            raise
+
+    def _drop_cycle_connection(self):
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
+            self.redis.connection_pool.release(conn)
 
     # -- registration and liveness -----------------------------------------------------------
     def heartbeat(self, wid, started="", stamp=""):
@@ -90,10 +118,13 @@ class Store:
         pool = self.redis.connection_pool
         if not getattr(pool, "is_master", False) or not hasattr(pool, "get_master_address"):
             return
+        before = getattr(pool, "master_address", None)
         try:
             pool.get_master_address()
         except Exception:  # noqa: BLE001 - MasterNotFoundError, a sentinel timing out
-            pass
+            return
+        if getattr(pool, "master_address", None) != before:
+            self._drop_cycle_connection()  # the pool drops only its idle ones
 
     def clear_heartbeat(self, wid):
         self.redis.hdel(self.keys.heartbeat, wid)
@@ -132,6 +163,7 @@ class Store:
     def reconnect(self):
         """Drop every connection: the next command connects again (and resolves the host
         name again, which a failover may have moved)."""
+        self._drop_cycle_connection()
         self.redis.connection_pool.disconnect()
 
     def release(self, wid, expected, failure="", requeue=None, effects="", memo_ttl=None):
@@ -200,3 +232,13 @@ class Store:
 
     def push_failure(self, failure):
         self.redis.rpush(self.keys.failed, failure)
+
+
+def _pack(parts):
+    """A command in RESP: bytes as they are, anything else as its UTF-8 text."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        if not isinstance(part, bytes):
+            part = (part if isinstance(part, str) else str(part)).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+    return b"".join(out)

@@ -154,14 +154,14 @@ def test_a_lost_reply_while_reserving_puts_the_claimed_job_back(server, client):
 
 def lose_next_reply(worker):
     """The next cycle script runs in Redis, but its reply never reaches the worker."""
-    real = worker.ledger.store._cycle
+    real = worker.ledger.store._run_cycle
 
     def ran_then_lost(*args, **kwargs):
-        worker.ledger.store._cycle = real
+        worker.ledger.store._run_cycle = real
         real(*args, **kwargs)
         raise redis.ConnectionError("connection cut before the reply arrived")
 
-    worker.ledger.store._cycle = ran_then_lost
+    worker.ledger.store._run_cycle = ran_then_lost
 
 
 def test_a_lost_reply_between_two_identical_jobs_records_each_once(server, client,
@@ -430,14 +430,14 @@ def test_redis_saying_not_now_is_retried_in_every_cycle(server, client, name):
     fault = getattr(redis.exceptions, name)
     worker = quiet_worker(server.url)
     enqueue_raw(client, "default", {"class": "Ping", "args": []})
-    real = worker.ledger.store._cycle
+    real = worker.ledger.store._run_cycle
     faults = [fault("not now")] * 3
 
     def flaky(*args, **kwargs):
         if faults:
             raise faults.pop()
         return real(*args, **kwargs)
-    worker.ledger.store._cycle = flaky
+    worker.ledger.store._run_cycle = flaky
     found = retry(worker, worker.ledger.cycle, worker.plan)
     assert isinstance(found, Reserved) and worker.delays == pytest.approx([0.1, 0.2, 0.4])
     worker.ledger.hold(Pending("default", found.raw, Outcome(True)))
