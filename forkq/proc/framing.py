@@ -96,7 +96,8 @@ class Reader:
         return out
 
     def read_fd(self, fd):
-        """Read a non-blocking fd until it would block. → (messages, at EOF)."""
+        """Read what a non-blocking fd holds (a short read is all there was: the caller's next
+        select says if more came). → (messages, at EOF)."""
         out = []
         while True:
             try:
@@ -108,6 +109,8 @@ class Reader:
             if not chunk:
                 return out, True
             out.extend(self.feed(chunk))
+            if len(chunk) < 65536:
+                return out, False
 
     def receive(self, fd):
         """One message from a blocking fd; None at EOF (or once the stream is garbage)."""

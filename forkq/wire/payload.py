@@ -48,9 +48,12 @@ def _reject_constant(name):
     raise ValueError("%s is not valid JSON (Ruby refuses it)" % name)
 
 
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _strict_loads(text):
     """json.loads that refuses NaN and Infinity, as Ruby's JSON does."""
-    return json.loads(text, parse_constant=_reject_constant)
+    return _STRICT.decode(text)
 
 
 class _OutOfRange(ValueError):
@@ -64,6 +67,10 @@ def _finite_float(spelled):
     if value in (_INF, -_INF):
         raise _OutOfRange(spelled if len(spelled) <= 40 else spelled[:40] + "…")
     return value
+
+
+# One decoder for every payload (json.loads with hooks builds a new one per call).
+_PAYLOAD = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 _INF = float("inf")
@@ -82,7 +89,9 @@ def decode_payload(raw):
     except UnicodeDecodeError as exc:
         raise InvalidPayload("payload is not valid UTF-8 (%s)" % exc) from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # json.loads' own first check, kept
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        obj = _PAYLOAD.decode(text)
     except RecursionError:
         raise InvalidPayload("payload JSON is nested too deeply to decode") from None
     except _OutOfRange as exc:

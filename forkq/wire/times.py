@@ -11,8 +11,14 @@ def heartbeat_at(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch))
 
 
+_RUN_AT = [None, ""]  # the last second formatted: each job's claim says when it started
+
+
 def run_at(epoch):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    second = int(epoch)
+    if _RUN_AT[0] != second:
+        _RUN_AT[:] = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    return _RUN_AT[1]
 
 
 def failed_at(epoch):
