@@ -66,11 +66,16 @@ _AT_DIR = "import runpy, sys; sys.argv[0] = 'forkq'; sys.path.insert(0, %r); " \
           "runpy.run_module('forkq', run_name='__main__', alter_sys=True)"
 
 
+def baseline_command(path, cmd):
+    """`cmd` ([python, "-m", "forkq", ...]) run with the forkq package found at `path`."""
+    return [cmd[0], "-c", _AT_DIR % path] + cmd[3:] if cmd else []
+
+
 def baseline_contender(ctx, n):
     if not getattr(ctx, "baseline", None):
         return []
     label, path = ctx.baseline
-    cmd = [ctx.python, "-c", _AT_DIR % path] + forkq_cmd(ctx)[3:]
+    cmd = baseline_command(path, forkq_cmd(ctx))
     return [("forkq fork per job @" + label, cmd, "resque", n, n, ctx.forkq_missing)]
 
 

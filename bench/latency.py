@@ -107,6 +107,17 @@ NO_CLIENT = ("~*", "allchannels", "+@all", "-client")
 NO_CHANNELS = ("~*", "resetchannels", "+@all")
 
 
+def baseline_plan(ctx, forkq):
+    """With --baseline REV: an idle worker as forkq was at REV, woken by forkq.enqueue, so a
+    refactor's latency is judged against the code before it in the same run."""
+    if not getattr(ctx, "baseline", None):
+        return []
+    from drain import baseline_command
+    label, path = ctx.baseline
+    return [("forkq @%s (forkq.enqueue)" % label, "", None,
+             baseline_command(path, forkq), [], ctx.forkq_missing)]
+
+
 class Side:
     """One idle worker on its own redis-server."""
 
@@ -135,6 +146,7 @@ class IdleSides:
         forkq = [ctx.python, "-m", "forkq", "work", "--queues", "lat", "--require",
                  "jobs_latency", "--redis-url"]
         plan = [(ENQUEUE, "", None, forkq, [], ctx.forkq_missing),
+                ] + baseline_plan(ctx, forkq) + [
                 (KEYSPACE, "Kl", NO_CLIENT, forkq, [], ctx.forkq_missing),
                 (RAW, "", None, forkq, [], ctx.forkq_missing),
                 (POLL, "", NO_CHANNELS, forkq, ["--interval", "0.1"], ctx.forkq_missing),
@@ -244,6 +256,7 @@ def latency(ctx, sides):
     # the polling worker restarts its 0.1 s interval after each job: a push 10-30 ms later
     # would always wait ~80 ms, so its pushes spread over a whole interval instead
     rows = [(ENQUEUE, forkq_push, SPACING, None),
+            ] + [(plan[0], forkq_push, SPACING, None) for plan in baseline_plan(ctx, [])] + [
             (KEYSPACE, raw_push, SPACING, None),
             (RAW, raw_push, SPACING, None),
             (POLL, raw_push, (0.010, 0.110), ctx.skip_poll_row)]
