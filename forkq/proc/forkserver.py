@@ -309,7 +309,7 @@ def _take_job(job_r, ctx):
     """In a child forked ahead: get ready, wait for the job (its number, then the job message
     as the worker framed it); EOF without one: the server stops, exit quietly."""
     child.setup(ctx)
-    ctx.titles.set("Forked ahead by %d: waiting for a job" % ctx.parent_pid)
+    ctx.titles.set("Ready for a job (fork server %d)" % ctx.parent_pid)
     chunks = []
     while True:
         try:

@@ -1,6 +1,7 @@
 """--jobs-per-child, wake-ups of idle workers, and the documentation staying in step."""
 import json
 import os
+import re
 import signal
 
 import psutil
@@ -116,7 +117,7 @@ def test_jobs_come_from_the_fork_server_not_the_worker(r, spawn_worker):
 
 def _forked_ahead(server):
     return [p for p in psutil.Process(server).children()
-            if "Forked ahead by %d" % server in " ".join(p.cmdline())]
+            if "Ready for a job (fork server %d)" % server in " ".join(p.cmdline())]
 
 
 def test_the_next_child_is_forked_ahead_and_losing_it_costs_no_job(r, spawn_worker):
@@ -128,6 +129,9 @@ def test_the_next_child_is_forked_ahead_and_losing_it_costs_no_job(r, spawn_work
     server = _fork_server_pid(worker.pid)
     wait_until(lambda: len(_forked_ahead(server)) == 1, message="a child forked ahead")
     spare = _forked_ahead(server)[0]
+    # not a worker to the pgrep docs/operating.rst gives for finding workers
+    assert not re.search(r"forkq[^:]*: (Waiting|Processing|Forked|Paused)",
+                         " ".join(spare.cmdline()))
     spare.send_signal(signal.SIGKILL)
     spare.wait(5)
     enqueue_raw(r, "default", {"class": "Record", "args": ["after the spare"]})
