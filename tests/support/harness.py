@@ -22,6 +22,7 @@ from redis.retry import Retry
 SUPPORT = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(SUPPORT)
 ROOT = os.path.dirname(TESTS)
+HOST = socket.gethostname()
 
 
 def free_port():
