@@ -138,6 +138,13 @@ class WorkerProcess:
         self.log_file.close()
 
 
+def burst(spawn_worker, *args, timeout=30):
+    """A --burst worker, run until it exits (with 0: its log says why not)."""
+    worker = spawn_worker("--burst", *args)
+    assert worker.wait(timeout) == 0, worker.log
+    return worker
+
+
 def wait_until(predicate, timeout=10.0, message="condition"):
     """Poll a Redis-side condition with a deadline (for state, not for job progress: jobs
     report through lists, see pop())."""
