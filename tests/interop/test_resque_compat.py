@@ -139,7 +139,7 @@ def test_14_4_worker_id_has_three_parts_and_no_exclusions(r, spawn_worker):
 
 def test_14_5_idle_worker_title_matches_rubys_liveness_grep(r, spawn_worker):
     """§14.5: a starting Ruby worker on this host prunes registered workers whose pid its grep
-    does not find, idle ones included (the mid-job case is in test_worker.py)."""
+    does not find, idle ones included (the mid-job case is in test_worker_lifecycle.py)."""
     worker = spawn_worker("-q", "default", "--interval", "0.2")
     registered_id(r, worker.pid)
     wait_until(lambda: "Waiting for default" in title(worker.pid),

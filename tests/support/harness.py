@@ -22,6 +22,7 @@ from redis.retry import Retry
 SUPPORT = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(SUPPORT)
 ROOT = os.path.dirname(TESTS)
+HOST = socket.gethostname()
 
 
 def free_port():
@@ -135,6 +136,13 @@ class WorkerProcess:
                 os.killpg(self.pid, signal.SIGKILL)
                 self.wait(5)
         self.log_file.close()
+
+
+def burst(spawn_worker, *args, timeout=30):
+    """A --burst worker, run until it exits (with 0: its log says why not)."""
+    worker = spawn_worker("--burst", *args)
+    assert worker.wait(timeout) == 0, worker.log
+    return worker
 
 
 def wait_until(predicate, timeout=10.0, message="condition"):
