@@ -11,6 +11,8 @@ import signal
 import struct
 import time
 
+import _signal
+
 from forkq.errors import JobTimeout
 from forkq.proc.signals import name as signal_name
 
@@ -37,7 +39,8 @@ def arm(seconds):
     if not seconds:
         return
     _armed[0] = seconds
-    if signal.getsignal(signal.SIGALRM) is not _raise_timeout:  # a previous job replaced it
+    # _signal: no enum wrapping in the child (see signals.SignalBox.reset_in_child)
+    if _signal.getsignal(signal.SIGALRM) is not _raise_timeout:  # a previous job replaced it
         install()
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
@@ -88,10 +91,10 @@ def obey_parents_term(parent_pid):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.005)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _signal.signal(signal.SIGTERM, _signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, on_term)
+    _signal.signal(signal.SIGTERM, on_term)
 
 
 def format_seconds(seconds):
