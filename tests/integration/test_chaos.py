@@ -37,10 +37,11 @@ MODES = ((), (), ("--jobs-per-child", "5"))
 
 # Every failed entry must say which of these happened (and nothing else may fail a Chaos job).
 REASONS = [
-    # the parent saw its child die (SIGKILL by the driver, or the fork server gone with it)
+    # the parent saw its child die (SIGKILL by the driver, or the fork server gone with it;
+    # a server killed as the job reached it may have handed it to no child: never forked)
     ("Resque::DirtyExit",
-     re.compile(r"Child process \d+ (killed by SIGKILL|ended with its fork server "
-                r"\(status unknown\)|ended \(status unknown\)).* after [0-9.]+ s")),
+     re.compile(r"Child process (\d+|\(never forked\)) (killed by SIGKILL|ended with its "
+                r"fork server \(status unknown\)|ended \(status unknown\)).* after [0-9.]+ s")),
     # a survivor pruned a dead parent (same host: its pid is gone) and failed its claimed job
     ("Resque::DirtyExit",
      re.compile(r"Job still being processed: worker \S+:\d+:chaos died \(pid \d+ is gone "
