@@ -136,9 +136,10 @@ def _take_job(job_r, ctx):
     data = b"".join(chunks)
     if len(data) < TAG.size:
         os._exit(child.ExitCode.OK)
-    queue, class_name, at = framing.job_header(data[TAG.size:])
+    body = data[TAG.size:]
+    queue, class_name, at = framing.job_header(body)
     ctx.titles.processing(queue, int(at), class_name)  # first: tools tell the job by it
-    job = child.job_from_message(framing.job_fields(data[TAG.size:]))
+    job = child.job_from_message(framing.job_fields(body))
     ctx.report_tag = data[:TAG.size]
     child.run(job, ctx, ready=True)
 

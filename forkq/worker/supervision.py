@@ -56,7 +56,7 @@ def launch(job, latency, rules, children, config, titles, log, settle):
         return Pending(job.queue, job.raw, outcome, job_class=job.class_name,
                        settlement=settle(outcome))
     child = children.current
-    message = {"queue": job.queue, "raw": job.raw.decode("utf-8"), "at": job.reserved_at}
+    message = {"queue": job.queue, "raw": job.raw, "at": job.reserved_at}  # framed as Redis gave it
     if child is None or not child.accepting or not child.send_job(message):
         if child is not None:
             children.let_go(child)

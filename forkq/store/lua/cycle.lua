@@ -32,23 +32,8 @@ if ARGV[ARG.record_sha] ~= '' then
   finished = 0
   if held and redis.sha1hex(held) == ARGV[ARG.record_sha] then
     finished = 1
-    local requeue_q = ARGV[ARG.requeue_queue]
-    if requeue_q ~= '' then
-      -- back to the head of its queue (at-least-once): not processed, so no stat:processed
-      redis.call('SADD', ns .. 'queues', requeue_q)
-      redis.call('LPUSH', ns .. 'queue:' .. requeue_q, ARGV[ARG.requeue_payload])
-    else
-      redis.call('INCRBY', ns .. 'stat:processed', 1)
-      redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
-    end
-    if ARGV[ARG.failure] ~= '' then
-      redis.call('RPUSH', ns .. 'failed', ARGV[ARG.failure])
-      if ARGV[ARG.count_failed] == '1' then
-        redis.call('INCRBY', ns .. 'stat:failed', 1)
-        redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
-      end
-    end
-    record_effects(ns, wid, ARGV[ARG.effects])
+    write_record(ns, wid, ARGV[ARG.requeue_queue], ARGV[ARG.requeue_payload],
+                 ARGV[ARG.failure], ARGV[ARG.count_failed], ARGV[ARG.effects])
   end
 end
 if ARGV[ARG.reserve] ~= '1' then done_working(); return {'none', finished} end

@@ -1,7 +1,8 @@
 -- What a job's record does beyond Resque's own, for retries and unique jobs: given as JSON by
--- forkq.worker.retries (Settlement.argv), applied by the scripts that record a job (cycle,
--- release) only when the record itself goes through, so a retry is scheduled once, together
--- with done_working and the counters, or not at all. Keys are logical (under ns).
+-- forkq.worker.retries (Settlement.argv), applied by the scripts that record a job (cycle and
+-- supersede through write_record, below; release) only when the record itself goes through,
+-- so a retry is scheduled once, together with done_working and the counters, or not at all.
+-- Keys are logical (under ns).
 --   stat_failed  count the failure in stat:failed although no `failed` entry is written
 --                (resque-retry's suppression: Resque still counts it)
 --   retry        {delay, key, queue, payload, item, failure_key, failure, failure_ttl}: the next
@@ -40,4 +41,27 @@ local function record_effects(ns, wid, text)
   if e.decr then redis.call('DECR', ns .. e.decr) end
   for _, key in ipairs(e.del or {}) do redis.call('DEL', ns .. key) end
   for _, pair in ipairs(e.expire or {}) do redis.call('EXPIRE', ns .. pair[1], pair[2]) end
+end
+
+
+-- A job's own record, as its worker writes it (cycle.lua; supersede.lua in a prune's place):
+-- back to the head of its queue (at-least-once: not processed, so no stat:processed), or done
+-- (stat:processed); a failed entry if it failed, counted unless suppressed; then its effects.
+local function write_record(ns, wid, requeue_q, requeue_payload, failure, count_failed,
+                            effects)
+  if requeue_q ~= '' then
+    redis.call('SADD', ns .. 'queues', requeue_q)
+    redis.call('LPUSH', ns .. 'queue:' .. requeue_q, requeue_payload)
+  else
+    redis.call('INCRBY', ns .. 'stat:processed', 1)
+    redis.call('INCRBY', ns .. 'stat:processed:' .. wid, 1)
+  end
+  if failure ~= '' then
+    redis.call('RPUSH', ns .. 'failed', failure)
+    if count_failed == '1' then
+      redis.call('INCRBY', ns .. 'stat:failed', 1)
+      redis.call('INCRBY', ns .. 'stat:failed:' .. wid, 1)
+    end
+  end
+  record_effects(ns, wid, effects)
 end
